@@ -1,0 +1,21 @@
+// What the pure launch logic needs to know about the machine, as injectable probes.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "acc/util/environment.hpp"
+
+namespace acc::launch {
+
+struct HostFacts {
+    Environment env;                        // the launcher's environment
+    std::function<int()> gpu_count;         // CUDA devices visible (honours CUDA_VISIBLE_DEVICES)
+    std::function<int()> physical_cores;    // for upstream's CPU-thread heuristic
+    std::function<bool(int)> port_in_use;   // something listens on 127.0.0.1:port
+    std::function<int()> free_port;         // an unused TCP port chosen by the kernel
+    std::string python;                     // interpreter for workers (PYTHON_EXEC or python3 on PATH)
+    std::string cwd;                        // absolute working directory (DeepSpeed's PYTHONPATH)
+};
+
+}  // namespace acc::launch

@@ -1,0 +1,33 @@
+// Facts read from the machine: GPUs (NVML, loaded on demand), cores, ports, PATH.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "acc/util/environment.hpp"
+
+namespace acc::proc {
+
+// CUDA devices visible to workers: NVML's device count (libnvidia-ml is loaded
+// with dlopen, so no CUDA is linked), narrowed by CUDA_VISIBLE_DEVICES as the
+// CUDA runtime reads it. 0 when there is no driver.
+int cuda_device_count(const Environment& env);
+
+// How many entries of a CUDA_VISIBLE_DEVICES value CUDA would accept, given
+// `physical` devices: it stops at the first invalid entry. Pure.
+int count_visible_devices(const std::string& visible, int physical);
+
+// Physical cores (distinct core/package pairs), like psutil.cpu_count(logical=False).
+int physical_core_count();
+
+// Something accepts TCP connections on 127.0.0.1:`port`.
+bool port_in_use(int port);
+// A port the kernel reports free right now.
+int free_port();
+
+// `name` resolved along PATH (or as given when it contains a slash); nullopt if absent.
+std::optional<std::string> find_executable(const std::string& name, const Environment& env);
+
+std::string current_directory();
+
+}  // namespace acc::proc

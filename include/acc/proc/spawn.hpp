@@ -1,0 +1,28 @@
+// Start one worker: fork, its own process group, parent-death signal, execve.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace acc::proc {
+
+struct ProcessSpec {
+    std::string path;               // resolved executable
+    std::vector<std::string> argv;  // argv[0] as the worker should see it
+    std::vector<std::string> envp;  // complete environment, "KEY=VALUE"
+};
+
+struct Spawned {
+    pid_t pid = -1;
+    int exec_errno = 0;  // non-zero: execve failed in the child, which exited 127
+};
+
+// Fork and exec `spec`. The child leads its own process group (so the whole
+// group can be signalled), dies with SIGKILL if the launcher dies, and starts
+// with an empty signal mask. Returns after the exec succeeded or failed.
+// Throws std::system_error if fork itself fails.
+Spawned spawn_process(const ProcessSpec& spec);
+
+}  // namespace acc::proc

@@ -1,0 +1,33 @@
+// Small string helpers shared by the pure layers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace acc {
+
+std::vector<std::string> split(std::string_view text, char sep);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+std::string to_lower(std::string_view text);
+std::string to_upper(std::string_view text);
+std::string trim(std::string_view text);
+
+// Python int(text): optional sign, digits with single underscores, surrounding blanks.
+std::optional<std::int64_t> parse_python_int(std::string_view text);
+// Python float(text), including inf/nan spellings.
+std::optional<double> parse_python_float(std::string_view text);
+// accelerate's str_to_bool: y/yes/t/true/on/1 -> 1, n/no/f/false/off/0 -> 0.
+std::optional<int> str_to_bool(std::string_view text);
+
+// Levenshtein distance, for "did you mean" suggestions.
+size_t edit_distance(std::string_view a, std::string_view b);
+// The candidate closest to `word` if it is close enough to be a likely typo.
+std::optional<std::string> closest_match(std::string_view word, const std::vector<std::string>& candidates);
+
+// Quote an argument for display the way a POSIX shell would need it.
+std::string shell_quote(std::string_view arg);
+
+}  // namespace acc

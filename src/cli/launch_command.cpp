@@ -1,0 +1,246 @@
+#include "acc/cli/launch_command.hpp"
+
+#include <sys/stat.h>
+
+#include <cstring>
+#include <fstream>
+#include <optional>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "acc/cli/launch_help.hpp"
+#include "acc/cli/launch_parser.hpp"
+#include "acc/config/config_file.hpp"
+#include "acc/launch/dry_run.hpp"
+#include "acc/launch/exit_policy.hpp"
+#include "acc/launch/launch_plan.hpp"
+#include "acc/launch/resolve.hpp"
+#include "acc/proc/host_probe.hpp"
+#include "acc/proc/run_dir.hpp"
+#include "acc/proc/supervisor.hpp"
+#include "acc/util/error.hpp"
+#include "acc/util/strings.hpp"
+
+namespace acc::cli {
+
+namespace {
+
+bool is_file(const std::string& path) {
+    struct stat st {};
+    return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// Probes run at most once, and only if the decision needs them.
+template <typename T>
+std::function<T()> memoized(std::function<T()> probe) {
+    auto cache = std::make_shared<std::optional<T>>();
+    return [probe = std::move(probe), cache]() {
+        if (!*cache) {
+            *cache = probe();
+        }
+        return **cache;
+    };
+}
+
+launch::HostFacts probe_host(const Environment& env, bool need_python) {
+    launch::HostFacts facts;
+    facts.env = env;
+    facts.gpu_count = memoized<int>([env] { return proc::cuda_device_count(env); });
+    facts.physical_cores = memoized<int>([] { return proc::physical_core_count(); });
+    facts.port_in_use = [](int port) { return proc::port_in_use(port); };
+    facts.free_port = [] { return proc::free_port(); };
+    facts.cwd = proc::current_directory();
+    if (need_python) {
+        if (auto exec = env.get_nonempty("PYTHON_EXEC")) {
+            facts.python = *exec;
+        } else if (auto py3 = proc::find_executable("python3", env)) {
+            facts.python = *py3;
+        } else if (auto py = proc::find_executable("python", env)) {
+            facts.python = *py;
+        } else {
+            throw Error("no Python interpreter found: put python3 on PATH or set PYTHON_EXEC=/path/to/python");
+        }
+    }
+    return facts;
+}
+
+void check_script(const launch::LaunchSettings& s, const Environment& env) {
+    if (s.truthy("module")) {
+        return;  // a module name; Python resolves it
+    }
+    const std::string& script = s.training_script;
+    if (s.truthy("no_python")) {
+        if (!proc::find_executable(script, env)) {
+            throw Error(fmt::format("--no_python: '{}' is not an executable file{}", script,
+                                    script.find('/') == std::string::npos ? " on PATH" : ""));
+        }
+        return;
+    }
+    if (!is_file(script)) {
+        throw Error(fmt::format("training script '{}' not found (relative to {}); check the path, or pass -m for a "
+                                "module",
+                                script, proc::current_directory()));
+    }
+}
+
+// The root cause a worker recorded with torch's @record, if it did.
+std::optional<std::string> read_error_file(const std::string& path) {
+    if (!is_file(path)) {
+        return std::nullopt;
+    }
+    try {
+        YAML::Node root = YAML::LoadFile(path);
+        YAML::Node msg = root["message"];
+        if (msg && msg.IsMap()) {
+            if (auto stack = msg["extraInfo"]["py_callstack"]; stack && stack.IsScalar()) {
+                return stack.Scalar();
+            }
+            if (msg["message"] && msg["message"].IsScalar()) {
+                return msg["message"].Scalar();
+            }
+        } else if (msg && msg.IsScalar()) {
+            return msg.Scalar();
+        }
+    } catch (const YAML::Exception&) {
+        return fmt::format("(error file {} is not valid JSON)", path);
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string> full_env(const Environment& base, const std::map<std::string, std::string>& additions) {
+    Environment env = base;
+    for (const auto& [k, v] : additions) {
+        env.set(k, v);
+    }
+    return env.to_envp();
+}
+
+void print_verdict(const launch::LaunchPlan& plan, const proc::GroupOutcome& out,
+                   const std::vector<std::string>& error_files) {
+    size_t idx = *out.first_failure;
+    const auto& failed = out.workers[idx];
+    const auto& spec = plan.workers[idx];
+    std::string who = plan.workers.size() > 1 || plan.torchrun_env
+                          ? fmt::format("rank {} (local_rank {}, pid {})", spec.rank, spec.local_rank, failed.pid)
+                          : fmt::format("the worker (pid {})", failed.pid);
+    std::string how = failed.exec_errno
+                          ? fmt::format("could not start: {}: {}", spec.argv[0], std::strerror(failed.exec_errno))
+                          : launch::describe(failed.status);
+    std::vector<std::string> stopped;
+    for (size_t i = 0; i < out.workers.size(); ++i) {
+        if (i != idx && out.workers[i].stopped_by_launcher) {
+            stopped.push_back(std::to_string(plan.workers[i].rank));
+        }
+    }
+    std::string line = fmt::format("accelerate launch: {} {}", who, how);
+    if (!stopped.empty()) {
+        line += fmt::format("; stopped rank{} {}", stopped.size() > 1 ? "s" : "", join(stopped, ", "));
+    }
+    fmt::print(stderr, "{}\n", line);
+    if (idx < error_files.size()) {
+        if (auto cause = read_error_file(error_files[idx])) {
+            fmt::print(stderr, "root cause (rank {}, from {}):\n{}\n", spec.rank, error_files[idx], *cause);
+        }
+    }
+}
+
+int run_plan(const launch::LaunchSettings& s, const launch::LaunchPlan& plan, const Environment& env) {
+    std::vector<std::string> paths;
+    for (const auto& w : plan.workers) {
+        auto path = proc::find_executable(w.argv[0], env);
+        if (!path) {
+            throw Error(fmt::format("cannot start workers: '{}' not found{}", w.argv[0],
+                                    w.argv[0].find('/') == std::string::npos ? " on PATH" : ""));
+        }
+        paths.push_back(*path);
+    }
+    Environment base = env;
+    for (const auto& k : plan.unset_env) {
+        base.erase(k);
+    }
+    auto grace = s.get("grace_period").kind() == Value::Kind::real ? s.get("grace_period").as_real() : 30.0;
+    proc::Supervisor supervisor(
+        proc::SupervisorOptions{std::chrono::milliseconds(static_cast<long>(std::max(grace, 0.0) * 1000))});
+    std::optional<proc::RunDir> run_dir;
+    if (plan.torchrun_env) {
+        std::optional<std::string> log_dir;
+        if (!s.is_none("log_dir")) {
+            log_dir = s.str("log_dir");
+        }
+        run_dir.emplace(log_dir, plan.run_id);
+    }
+    for (int attempt = 0;; ++attempt) {
+        std::vector<proc::ProcessSpec> specs;
+        std::vector<std::string> error_files;
+        for (size_t i = 0; i < plan.workers.size(); ++i) {
+            auto additions = plan.workers[i].env;
+            if (run_dir) {
+                error_files.push_back(run_dir->error_file(attempt, plan.workers[i].local_rank));
+                additions["TORCHELASTIC_ERROR_FILE"] = error_files.back();
+                additions["TORCHELASTIC_RESTART_COUNT"] = std::to_string(attempt);
+            }
+            specs.push_back(proc::ProcessSpec{paths[i], plan.workers[i].argv, full_env(base, additions)});
+        }
+        proc::GroupOutcome out = supervisor.run(specs);
+        if (out.launcher_signal) {
+            fmt::print(stderr, "accelerate launch: received {}; stopped all workers\n",
+                       launch::signal_name(*out.launcher_signal));
+            return launch::job_exit_status(out.launcher_signal, std::nullopt);
+        }
+        if (!out.first_failure) {
+            return 0;
+        }
+        const auto& failed = out.workers[*out.first_failure];
+        if (attempt < plan.max_restarts) {
+            fmt::print(stderr, "accelerate launch: rank {} {}; restarting the workers (restart {} of {})\n",
+                       plan.workers[*out.first_failure].rank, launch::describe(failed.status), attempt + 1,
+                       plan.max_restarts);
+            if (auto sig = supervisor.pending_signal()) {
+                return launch::job_exit_status(sig, std::nullopt);
+            }
+            continue;
+        }
+        if (!s.truthy("quiet") || plan.kind != launch::LauncherKind::simple) {
+            print_verdict(plan, out, error_files);
+        }
+        auto status = failed.exec_errno ? launch::WaitStatus{true, 127, 0, false} : failed.status;
+        return launch::job_exit_status(std::nullopt, status);
+    }
+}
+
+}  // namespace
+
+int run_launch(const std::vector<std::string>& args) {
+    ParsedLaunch parsed = parse_launch_args(args);
+    if (parsed.help_requested) {
+        fmt::print("{}", launch_help());
+        return 0;
+    }
+    launch::LaunchSettings& s = parsed.settings;
+    launch::check_flag_conflicts(s);
+
+    Environment env = Environment::from_process();
+    std::optional<config::ConfigFile> config;
+    if (auto path = launch::config_path_to_load(s, env, is_file(config::default_config_path(env)))) {
+        config = config::load_config_file(*path);
+    }
+    launch::HostFacts facts = probe_host(env, !s.truthy("no_python"));
+    launch::Resolution resolution = launch::resolve_settings(s, std::move(config), facts);
+    launch::LaunchPlan plan = launch::plan_launch(s, resolution, facts);
+
+    if (auto warning = launch::format_default_warning(resolution.default_warnings); !warning.empty()) {
+        fmt::print(stderr, "{}\n", warning);
+    }
+    if (s.truthy("dry_run")) {
+        fmt::print("{}", launch::format_dry_run(s, resolution, plan));
+        return 0;
+    }
+    for (const auto& note : plan.notes) {
+        fmt::print(stderr, "accelerate launch: {}\n", note);
+    }
+    check_script(s, env);
+    return run_plan(s, plan, env);
+}
+
+}  // namespace acc::cli

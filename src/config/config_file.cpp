@@ -1,0 +1,340 @@
+#include "acc/config/config_file.hpp"
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "acc/util/error.hpp"
+#include "acc/util/strings.hpp"
+
+namespace acc::config {
+
+namespace {
+
+// YAML 1.1 resolution of plain scalars, as PyYAML's SafeLoader does it.
+Value resolve_plain_scalar(const std::string& s) {
+    static const std::set<std::string> nulls = {"", "~", "null", "Null", "NULL"};
+    static const std::set<std::string> trues = {"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
+    static const std::set<std::string> falses = {"no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
+    static const std::regex int_re(R"([-+]?(0|[1-9][0-9_]*))");
+    static const std::regex hex_re(R"([-+]?0x[0-9a-fA-F_]+)");
+    static const std::regex oct_re(R"([-+]?0[0-7_]+)");
+    static const std::regex float_re(
+        R"([-+]?([0-9][0-9_]*)\.[0-9_]*([eE][-+][0-9]+)?|\.[0-9_]+([eE][-+][0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))");
+    if (nulls.count(s)) {
+        return Value::none();
+    }
+    if (trues.count(s)) {
+        return Value::boolean(true);
+    }
+    if (falses.count(s)) {
+        return Value::boolean(false);
+    }
+    std::string digits;
+    for (char c : s) {
+        if (c != '_') {
+            digits += c;
+        }
+    }
+    try {
+        if (std::regex_match(s, int_re) && digits.size() < 19) {
+            return Value::integer(std::stoll(digits));
+        }
+        if (std::regex_match(s, hex_re)) {
+            return Value::integer(std::stoll(digits, nullptr, 16));
+        }
+        if (std::regex_match(s, oct_re)) {
+            return Value::integer(std::stoll(digits, nullptr, 8));
+        }
+    } catch (const std::exception&) {
+        return Value::string(s);
+    }
+    if (std::regex_match(s, float_re)) {
+        if (auto d = parse_python_float(digits)) {
+            return Value::real(*d);
+        }
+        std::string lowered = to_lower(digits);
+        if (lowered.find("nan") != std::string::npos) {
+            return Value::real(std::numeric_limits<double>::quiet_NaN());
+        }
+        return Value::real(lowered[0] == '-' ? -std::numeric_limits<double>::infinity()
+                                             : std::numeric_limits<double>::infinity());
+    }
+    return Value::string(s);
+}
+
+std::string where(const YAML::Mark& mark, std::string_view origin) {
+    if (mark.is_null()) {
+        return std::string(origin);
+    }
+    return fmt::format("{}:{}:{}", origin, mark.line + 1, mark.column + 1);
+}
+
+Value convert(const YAML::Node& node, std::string_view origin) {
+    switch (node.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null: return Value::none();
+    case YAML::NodeType::Scalar: {
+        const std::string& tag = node.Tag();
+        if (tag == "?") {
+            return resolve_plain_scalar(node.Scalar());
+        }
+        if (tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float" || tag == "tag:yaml.org,2002:bool" ||
+            tag == "tag:yaml.org,2002:null") {
+            return resolve_plain_scalar(node.Scalar());
+        }
+        return Value::string(node.Scalar());  // quoted or !!str
+    }
+    case YAML::NodeType::Sequence: {
+        std::vector<Value> items;
+        for (const auto& child : node) {
+            items.push_back(convert(child, origin));
+        }
+        return Value::list(std::move(items));
+    }
+    case YAML::NodeType::Map: {
+        std::vector<std::pair<std::string, Value>> entries;
+        for (const auto& kv : node) {
+            if (!kv.first.IsScalar()) {
+                throw ConfigError(fmt::format("{}: config keys must be plain names", where(kv.first.Mark(), origin)));
+            }
+            std::string key = kv.first.Scalar();
+            Value v = convert(kv.second, origin);
+            bool replaced = false;
+            for (auto& [k, existing] : entries) {
+                if (k == key) {  // PyYAML keeps the last of duplicated keys
+                    existing = v;
+                    replaced = true;
+                }
+            }
+            if (!replaced) {
+                entries.emplace_back(std::move(key), std::move(v));
+            }
+        }
+        return Value::map(std::move(entries));
+    }
+    }
+    return Value::none();
+}
+
+struct FieldDefault {
+    const char* name;
+    Value value;
+};
+
+const std::vector<FieldDefault>& field_defaults() {
+    static const std::vector<FieldDefault> defaults = [] {
+        auto empty = Value::map({});
+        return std::vector<FieldDefault>{
+            {"compute_environment", Value::none()},
+            {"distributed_type", Value::none()},
+            {"mixed_precision", Value::none()},
+            {"use_cpu", Value::boolean(false)},
+            {"debug", Value::boolean(false)},
+            {"num_processes", Value::integer(-1)},
+            {"machine_rank", Value::integer(0)},
+            {"num_machines", Value::integer(1)},
+            {"gpu_ids", Value::none()},
+            {"main_process_ip", Value::none()},
+            {"main_process_port", Value::none()},
+            {"rdzv_backend", Value::string("static")},
+            {"same_network", Value::boolean(false)},
+            {"main_training_function", Value::string("main")},
+            {"enable_cpu_affinity", Value::boolean(false)},
+            {"fp8_config", empty},
+            {"deepspeed_config", empty},
+            {"fsdp_config", empty},
+            {"parallelism_config", empty},
+            {"megatron_lm_config", empty},
+            {"mpirun_config", empty},
+            {"downcast_bf16", Value::boolean(false)},
+            {"tpu_name", Value::none()},
+            {"tpu_zone", Value::none()},
+            {"tpu_use_cluster", Value::boolean(false)},
+            {"tpu_use_sudo", Value::boolean(false)},
+            {"command_file", Value::none()},
+            {"commands", Value::none()},
+            {"tpu_vm", Value::none()},
+            {"tpu_env", Value::none()},
+            {"dynamo_config", empty},
+        };
+    }();
+    return defaults;
+}
+
+// SageMaker configs have their own fields; we accept them so the launcher can
+// say clearly that SageMaker jobs are not started natively.
+const std::set<std::string>& sagemaker_fields() {
+    static const std::set<std::string> f = {
+        "compute_environment", "distributed_type", "mixed_precision", "use_cpu", "debug", "ec2_instance_type",
+        "iam_role_name", "image_uri", "profile", "region", "num_machines", "gpu_ids", "base_job_name",
+        "pytorch_version", "transformers_version", "py_version", "sagemaker_inputs_file", "sagemaker_metrics_file",
+        "additional_args", "dynamo_config", "enable_cpu_affinity"};
+    return f;
+}
+
+}  // namespace
+
+const std::vector<std::string>& cluster_config_fields() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> n;
+        for (const auto& f : field_defaults()) {
+            n.emplace_back(f.name);
+        }
+        return n;
+    }();
+    return names;
+}
+
+const Value& ConfigFile::field(const std::string& name) const {
+    static const Value k_none;
+    const Value* v = fields.find(name);
+    return v ? *v : k_none;
+}
+
+bool ConfigFile::is_local_machine() const {
+    const Value& ce = field("compute_environment");
+    return ce.is_string() && ce.as_string() == "LOCAL_MACHINE";
+}
+
+Value parse_yaml(std::string_view text, std::string_view origin) {
+    try {
+        YAML::Node root = YAML::Load(std::string(text));
+        return convert(root, origin);
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(fmt::format("{}: invalid YAML: {}", where(e.mark, origin), e.msg));
+    }
+}
+
+ConfigFile make_config(Value data, const std::string& path) {
+    if (data.is_none()) {
+        throw ConfigError(fmt::format("the config file {} is empty; run `accelerate config` to write one", path));
+    }
+    if (!data.is_map()) {
+        throw ConfigError(fmt::format("the config file {} must be a mapping of keys to values", path));
+    }
+    std::vector<std::pair<std::string, Value>> entries = data.entries();
+    auto has = [&](const std::string& k) { return data.find(k) != nullptr; };
+    auto put = [&](const std::string& k, Value v) {
+        for (auto& [key, existing] : entries) {
+            if (key == k) {
+                existing = std::move(v);
+                return;
+            }
+        }
+        entries.emplace_back(k, std::move(v));
+    };
+    auto erase = [&](const std::string& k) {
+        std::erase_if(entries, [&](const auto& kv) { return kv.first == k; });
+    };
+    if (!has("compute_environment")) {
+        put("compute_environment", Value::string("LOCAL_MACHINE"));
+    }
+    if (!has("distributed_type")) {
+        throw ConfigError(fmt::format("A `distributed_type` must be specified in the config file ({}).", path));
+    }
+    const Value& dt = *data.find("distributed_type");
+    if (!has("num_processes") && dt.is_string() && dt.as_string() == "NO") {
+        put("num_processes", Value::integer(1));
+    }
+    if (!has("mixed_precision")) {
+        const Value* fp16 = data.find("fp16");
+        put("mixed_precision", fp16 && fp16->truthy() ? Value::string("fp16") : Value::none());
+    }
+    erase("fp16");
+    if (const Value* legacy = data.find("dynamo_backend")) {
+        Value dynamo = legacy->is_string() && legacy->as_string() == "NO"
+                           ? Value::map({})
+                           : Value::map({{"dynamo_backend", *legacy}});
+        erase("dynamo_backend");
+        put("dynamo_config", dynamo);
+    }
+    for (const char* k : {"use_cpu", "debug", "enable_cpu_affinity"}) {
+        if (!Value::map(entries).find(k)) {
+            put(k, Value::boolean(false));
+        }
+    }
+
+    Value processed = Value::map(entries);
+    const Value* ce = processed.find("compute_environment");
+    bool local = ce && ce->is_string() && ce->as_string() == "LOCAL_MACHINE";
+    std::vector<std::string> unknown;
+    for (const auto& [k, v] : entries) {
+        bool known = local ? std::find(cluster_config_fields().begin(), cluster_config_fields().end(), k) !=
+                                 cluster_config_fields().end()
+                           : sagemaker_fields().count(k) != 0;
+        if (!known) {
+            unknown.push_back(Value::string(k).repr());
+        }
+    }
+    if (!unknown.empty()) {
+        std::sort(unknown.begin(), unknown.end());
+        std::string msg = fmt::format(
+            "The config file at {} had unknown keys ([{}]), please try upgrading your `accelerate` version or fix "
+            "(and potentially remove) these keys from your config file.",
+            path, join(unknown, ", "));
+        if (unknown.size() == 1) {
+            std::string bare = unknown[0].substr(1, unknown[0].size() - 2);
+            if (auto guess = closest_match(bare, cluster_config_fields())) {
+                msg += fmt::format(" Did you mean '{}'?", *guess);
+            }
+        }
+        throw ConfigError(msg);
+    }
+
+    ConfigFile cfg;
+    cfg.path = path;
+    std::vector<std::pair<std::string, Value>> fields;
+    for (const auto& f : field_defaults()) {
+        const Value* v = processed.find(f.name);
+        fields.emplace_back(f.name, v ? *v : f.value);
+    }
+    for (const auto& [k, v] : entries) {  // SageMaker-only keys stay visible
+        if (!Value::map(fields).find(k)) {
+            fields.emplace_back(k, v);
+        }
+    }
+    for (const auto& [k, v] : entries) {
+        cfg.keys_in_file.push_back(k);
+    }
+    cfg.fields = Value::map(std::move(fields));
+    return cfg;
+}
+
+ConfigFile load_config_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw ConfigError(fmt::format(
+            "The passed configuration file `{}` does not exist. Please pass an existing file to `accelerate launch`, "
+            "or use the default one created through `accelerate config` and run `accelerate launch` without the "
+            "`--config_file` argument.",
+            path));
+    }
+    std::stringstream buf;
+    buf << in.rdbuf();
+    return make_config(parse_yaml(buf.str(), path), path);
+}
+
+std::string config_folder(const Environment& env) {
+    auto expand = [&](std::string p) {
+        if (!p.empty() && p[0] == '~' && (p.size() == 1 || p[1] == '/')) {
+            p = env.get("HOME").value_or("") + p.substr(1);
+        }
+        return p;
+    };
+    if (auto hf = env.get_nonempty("HF_HOME")) {
+        return expand(*hf) + "/accelerate";
+    }
+    std::string cache = env.get_nonempty("XDG_CACHE_HOME").value_or("~/.cache");
+    return expand(cache + "/huggingface") + "/accelerate";
+}
+
+std::string default_config_path(const Environment& env) {
+    return config_folder(env) + "/default_config.yaml";
+}
+
+}  // namespace acc::config

@@ -1,0 +1,145 @@
+#include "acc/proc/host_probe.hpp"
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+
+#include "acc/util/strings.hpp"
+
+namespace acc::proc {
+
+int count_visible_devices(const std::string& visible, int physical) {
+    int count = 0;
+    std::set<std::string> seen;
+    for (const auto& raw : split(visible, ',')) {
+        std::string entry = trim(raw);
+        if (entry.rfind("GPU-", 0) == 0 || entry.rfind("MIG-", 0) == 0) {
+            if (!seen.insert(entry).second) {
+                break;
+            }
+            ++count;
+            continue;
+        }
+        auto idx = parse_python_int(entry);
+        if (!idx || *idx < 0 || *idx >= physical || !seen.insert(std::to_string(*idx)).second) {
+            break;  // CUDA ignores this entry and everything after it
+        }
+        ++count;
+    }
+    return count;
+}
+
+int cuda_device_count(const Environment& env) {
+    void* lib = dlopen("libnvidia-ml.so.1", RTLD_LAZY | RTLD_LOCAL);
+    if (!lib) {
+        return 0;
+    }
+    using InitFn = int (*)();
+    using CountFn = int (*)(unsigned int*);
+    auto init = reinterpret_cast<InitFn>(dlsym(lib, "nvmlInit_v2"));
+    auto count_fn = reinterpret_cast<CountFn>(dlsym(lib, "nvmlDeviceGetCount_v2"));
+    auto shutdown = reinterpret_cast<InitFn>(dlsym(lib, "nvmlShutdown"));
+    unsigned int physical = 0;
+    if (init && count_fn && init() == 0) {
+        if (count_fn(&physical) != 0) {
+            physical = 0;
+        }
+        if (shutdown) {
+            shutdown();
+        }
+    }
+    dlclose(lib);
+    auto visible = env.get("CUDA_VISIBLE_DEVICES");
+    if (!visible) {
+        return static_cast<int>(physical);
+    }
+    return count_visible_devices(*visible, static_cast<int>(physical));
+}
+
+int physical_core_count() {
+    std::set<std::pair<std::string, std::string>> cores;
+    for (int cpu = 0;; ++cpu) {
+        std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+        std::ifstream core(base + "core_id");
+        std::ifstream package(base + "physical_package_id");
+        if (!core) {
+            break;
+        }
+        std::string c;
+        std::string p;
+        core >> c;
+        package >> p;
+        cores.emplace(p, c);
+    }
+    if (cores.empty()) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        return n > 0 ? static_cast<int>(n) : 1;
+    }
+    return static_cast<int>(cores.size());
+}
+
+bool port_in_use(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return false;
+    }
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool in_use = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    return in_use;
+}
+
+int free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return 0;
+    }
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = 0;
+    addr.sin_addr.s_addr = htonl(INADDR_ANY);
+    socklen_t len = sizeof addr;
+    int port = 0;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+        port = ntohs(addr.sin_port);
+    }
+    close(fd);
+    return port;
+}
+
+std::optional<std::string> find_executable(const std::string& name, const Environment& env) {
+    auto runnable = [](const std::string& path) {
+        struct stat st {};
+        return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
+    };
+    if (name.find('/') != std::string::npos) {
+        return runnable(name) ? std::optional<std::string>(name) : std::nullopt;
+    }
+    for (const auto& dir : split(env.get("PATH").value_or("/usr/local/bin:/usr/bin:/bin"), ':')) {
+        std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+        if (runnable(candidate)) {
+            return candidate;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string current_directory() {
+    char buf[4096];
+    if (getcwd(buf, sizeof buf)) {
+        return buf;
+    }
+    return ".";
+}
+
+}  // namespace acc::proc

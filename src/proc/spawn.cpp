@@ -1,0 +1,75 @@
+#include "acc/proc/spawn.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+namespace acc::proc {
+
+Spawned spawn_process(const ProcessSpec& spec) {
+    // Build every pointer array before fork: the child may only make async-signal-safe calls.
+    std::vector<char*> argv;
+    for (const auto& a : spec.argv) {
+        argv.push_back(const_cast<char*>(a.c_str()));
+    }
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (const auto& e : spec.envp) {
+        envp.push_back(const_cast<char*>(e.c_str()));
+    }
+    envp.push_back(nullptr);
+
+    // The child reports a failed execve through this pipe; close-on-exec makes
+    // a successful exec show up as EOF.
+    int error_pipe[2];
+    if (pipe2(error_pipe, O_CLOEXEC) != 0) {
+        throw std::system_error(errno, std::generic_category(), "pipe2");
+    }
+    const pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = errno;
+        close(error_pipe[0]);
+        close(error_pipe[1]);
+        throw std::system_error(err, std::generic_category(), "fork");
+    }
+    if (pid == 0) {
+        close(error_pipe[0]);
+        setpgid(0, 0);
+        // Die with the launcher, even if it is SIGKILLed; the check closes the
+        // race where the launcher died before prctl took effect.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) {
+            _exit(127);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        execve(spec.path.c_str(), argv.data(), envp.data());
+        int err = errno;
+        ssize_t ignored = write(error_pipe[1], &err, sizeof err);
+        (void)ignored;
+        _exit(127);
+    }
+    // Also set the group here, so signalling the group works even before the child ran.
+    setpgid(pid, pid);
+    close(error_pipe[1]);
+    Spawned result;
+    result.pid = pid;
+    int err = 0;
+    ssize_t n;
+    do {
+        n = read(error_pipe[0], &err, sizeof err);
+    } while (n < 0 && errno == EINTR);
+    if (n == static_cast<ssize_t>(sizeof err)) {
+        result.exec_errno = err;
+    }
+    close(error_pipe[0]);
+    return result;
+}
+
+}  // namespace acc::proc

@@ -1,0 +1,176 @@
+#include "acc/util/strings.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
+namespace acc {
+
+std::vector<std::string> split(std::string_view text, char sep) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (true) {
+        size_t pos = text.find(sep, start);
+        parts.emplace_back(text.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
+        if (pos == std::string_view::npos) {
+            return parts;
+        }
+        start = pos + 1;
+    }
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+    std::string out;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        if (i) {
+            out += sep;
+        }
+        out += parts[i];
+    }
+    return out;
+}
+
+std::string to_lower(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+std::string to_upper(std::string_view text) {
+    std::string out(text);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
+    return out;
+}
+
+std::string trim(std::string_view text) {
+    size_t b = 0;
+    size_t e = text.size();
+    while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) {
+        ++b;
+    }
+    while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1]))) {
+        --e;
+    }
+    return std::string(text.substr(b, e - b));
+}
+
+std::optional<std::int64_t> parse_python_int(std::string_view raw) {
+    std::string text = trim(raw);
+    size_t i = 0;
+    bool negative = false;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
+        negative = text[i] == '-';
+        ++i;
+    }
+    if (i >= text.size()) {
+        return std::nullopt;
+    }
+    std::string digits;
+    bool last_underscore = true;  // an underscore may not lead
+    for (; i < text.size(); ++i) {
+        char c = text[i];
+        if (c == '_') {
+            if (last_underscore) {
+                return std::nullopt;
+            }
+            last_underscore = true;
+        } else if (std::isdigit(static_cast<unsigned char>(c))) {
+            digits += c;
+            last_underscore = false;
+        } else {
+            return std::nullopt;
+        }
+    }
+    if (last_underscore || digits.size() > 18) {
+        return std::nullopt;
+    }
+    std::int64_t v = std::stoll(digits);
+    return negative ? -v : v;
+}
+
+std::optional<double> parse_python_float(std::string_view raw) {
+    std::string text = trim(raw);
+    if (text.empty()) {
+        return std::nullopt;
+    }
+    std::string lowered = to_lower(text);
+    std::string body = (lowered[0] == '+' || lowered[0] == '-') ? lowered.substr(1) : lowered;
+    if (body == "inf" || body == "infinity" || body == "nan") {
+        return std::strtod(lowered.c_str(), nullptr);
+    }
+    std::string cleaned;
+    for (char c : text) {
+        if (c != '_') {
+            cleaned += c;
+        }
+    }
+    for (char c : cleaned) {
+        if (!std::isdigit(static_cast<unsigned char>(c)) && c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-') {
+            return std::nullopt;
+        }
+    }
+    char* end = nullptr;
+    double v = std::strtod(cleaned.c_str(), &end);
+    if (end == cleaned.c_str() || *end != '\0') {
+        return std::nullopt;
+    }
+    return v;
+}
+
+std::optional<int> str_to_bool(std::string_view text) {
+    std::string v = to_lower(text);
+    if (v == "y" || v == "yes" || v == "t" || v == "true" || v == "on" || v == "1") {
+        return 1;
+    }
+    if (v == "n" || v == "no" || v == "f" || v == "false" || v == "off" || v == "0") {
+        return 0;
+    }
+    return std::nullopt;
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<size_t> prev(b.size() + 1);
+    std::vector<size_t> cur(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) {
+        prev[j] = j;
+    }
+    for (size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        }
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+std::optional<std::string> closest_match(std::string_view word, const std::vector<std::string>& candidates) {
+    std::optional<std::string> best;
+    size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+    for (const auto& c : candidates) {
+        size_t d = edit_distance(word, c);
+        if (d < best_distance) {
+            best_distance = d;
+            best = c;
+        }
+    }
+    return best;
+}
+
+std::string shell_quote(std::string_view arg) {
+    if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%_-+=:,./") ==
+                            std::string_view::npos) {
+        return std::string(arg);
+    }
+    std::string out = "'";
+    for (char c : arg) {
+        if (c == '\'') {
+            out += "'\\''";
+        } else {
+            out += c;
+        }
+    }
+    return out + "'";
+}
+
+}  // namespace acc
