@@ -237,8 +237,17 @@ ConfigFile make_config(Value data, const std::string& path) {
     if (!has("distributed_type")) {
         throw ConfigError(fmt::format("A `distributed_type` must be specified in the config file ({}).", path));
     }
-    const Value& dt = *data.find("distributed_type");
-    if (!has("num_processes") && dt.is_string() && dt.as_string() == "NO") {
+    // An unquoted NO / no loads as False (upstream then crashes); read them as meant.
+    const Value* dt = data.find("distributed_type");
+    if (dt->kind() == Value::Kind::boolean && !dt->as_bool()) {
+        put("distributed_type", Value::string("NO"));
+    }
+    const Value* mp = data.find("mixed_precision");
+    if (mp && mp->kind() == Value::Kind::boolean && !mp->as_bool()) {
+        put("mixed_precision", Value::string("no"));
+    }
+    const Value dt_now = *Value::map(entries).find("distributed_type");
+    if (!has("num_processes") && dt_now.is_string() && dt_now.as_string() == "NO") {
         put("num_processes", Value::integer(1));
     }
     if (!has("mixed_precision")) {
@@ -284,6 +293,13 @@ ConfigFile make_config(Value data, const std::string& path) {
             }
         }
         throw ConfigError(msg);
+    }
+
+    for (const char* k : {"num_processes", "num_machines", "machine_rank", "main_process_port"}) {
+        const Value* v = processed.find(k);
+        if (v && !v->is_none() && v->kind() != Value::Kind::integer) {
+            throw ConfigError(fmt::format("{}: {} must be an integer, not {}", path, k, v->repr()));
+        }
     }
 
     ConfigFile cfg;

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <random>
 #include <system_error>
 #include <vector>
 
@@ -13,14 +14,25 @@ namespace acc::proc {
 
 namespace {
 
-std::string make_temp_dir(const std::string& pattern_prefix) {
-    std::string pattern = pattern_prefix + "XXXXXXXX";
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    if (!mkdtemp(buf.data())) {
-        throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
+// mkdtemp(3) only fills six X's; Python's tempfile.mkdtemp (what torchrun uses)
+// appends 8 characters from [a-z0-9_], so do the same, retrying on a clash.
+std::string make_temp_dir(const std::string& prefix) {
+    static const char k_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789_";
+    std::random_device rd;
+    std::uniform_int_distribution<size_t> pick(0, sizeof(k_chars) - 2);
+    for (int tries = 0; tries < 100; ++tries) {
+        std::string path = prefix;
+        for (int i = 0; i < 8; ++i) {
+            path += k_chars[pick(rd)];
+        }
+        if (mkdir(path.c_str(), 0700) == 0) {
+            return path;
+        }
+        if (errno != EEXIST) {
+            throw std::system_error(errno, std::generic_category(), "mkdir " + path);
+        }
     }
-    return buf.data();
+    throw std::system_error(EEXIST, std::generic_category(), "mkdir " + prefix + "*");
 }
 
 void make_dirs(const std::string& path) {

@@ -1,0 +1,116 @@
+#include "acc/config/config_file.hpp"
+
+#include <gtest/gtest.h>
+
+#include "acc/util/error.hpp"
+
+using namespace acc;
+using namespace acc::config;
+
+namespace {
+
+std::string config_error(const std::string& yaml) {
+    try {
+        make_config(parse_yaml(yaml, "c.yaml"), "c.yaml");
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+}  // namespace
+
+TEST(ConfigFile, ScalarsResolveAsPyYamlSafeLoadDoes) {
+    Value v = parse_yaml(
+        "a: NO\nb: 'NO'\nc: yes\nd: 0\ne: '0'\nf: 1.5\ng: null\nh: ~\ni: 0x1f\nj: 010\nk: text\nl: 1e3\nm: 1.0e+3\n"
+        "n: \"on\"\n",
+        "t");
+    EXPECT_EQ(*v.find("a"), Value::boolean(false));
+    EXPECT_EQ(*v.find("b"), Value::string("NO"));
+    EXPECT_EQ(*v.find("c"), Value::boolean(true));
+    EXPECT_EQ(*v.find("d"), Value::integer(0));
+    EXPECT_EQ(*v.find("e"), Value::string("0"));
+    EXPECT_EQ(*v.find("f"), Value::real(1.5));
+    EXPECT_TRUE(v.find("g")->is_none());
+    EXPECT_TRUE(v.find("h")->is_none());
+    EXPECT_EQ(*v.find("i"), Value::integer(31));
+    EXPECT_EQ(*v.find("j"), Value::integer(8));
+    EXPECT_EQ(*v.find("k"), Value::string("text"));
+    EXPECT_EQ(*v.find("l"), Value::string("1e3"));  // YAML 1.1 floats need a dot
+    EXPECT_EQ(*v.find("m"), Value::real(1000.0));
+    EXPECT_EQ(*v.find("n"), Value::string("on"));
+}
+
+TEST(ConfigFile, JsonLoadsToTheSameValues) {
+    Value v = parse_yaml(R"({"distributed_type": "MULTI_GPU", "num_processes": 2, "use_cpu": false, "x": null})", "t");
+    EXPECT_EQ(*v.find("distributed_type"), Value::string("MULTI_GPU"));
+    EXPECT_EQ(*v.find("num_processes"), Value::integer(2));
+    EXPECT_EQ(*v.find("use_cpu"), Value::boolean(false));
+    EXPECT_TRUE(v.find("x")->is_none());
+}
+
+TEST(ConfigFile, FillsDefaultsAndProcessesLegacyKeys) {
+    auto cfg = make_config(parse_yaml("distributed_type: 'NO'\nfp16: true\ndynamo_backend: INDUCTOR\n", "t"), "t");
+    EXPECT_TRUE(cfg.is_local_machine());
+    EXPECT_EQ(cfg.field("num_processes"), Value::integer(1));
+    EXPECT_EQ(cfg.field("mixed_precision"), Value::string("fp16"));
+    EXPECT_EQ(cfg.field("dynamo_config"), Value::map({{"dynamo_backend", Value::string("INDUCTOR")}}));
+    EXPECT_EQ(cfg.field("rdzv_backend"), Value::string("static"));
+    EXPECT_EQ(cfg.field("main_training_function"), Value::string("main"));
+    EXPECT_EQ(cfg.field("fp16"), Value::none());
+}
+
+TEST(ConfigFile, ErrorsNameTheFileAndTheFix) {
+    EXPECT_EQ(config_error("num_processes: 2\n"),
+              "A `distributed_type` must be specified in the config file (c.yaml).");
+    EXPECT_EQ(config_error("distributed_type: MULTI_GPU\nnum_proceses: 2\n"),
+              "The config file at c.yaml had unknown keys (['num_proceses']), please try upgrading your `accelerate` "
+              "version or fix (and potentially remove) these keys from your config file. Did you mean "
+              "'num_processes'?");
+    EXPECT_EQ(config_error("distributed_type: MULTI_GPU\nzz: 1\naa: 2\n"),
+              "The config file at c.yaml had unknown keys (['aa', 'zz']), please try upgrading your `accelerate` "
+              "version or fix (and potentially remove) these keys from your config file.");
+    EXPECT_EQ(config_error(""), "the config file c.yaml is empty; run `accelerate config` to write one");
+    EXPECT_EQ(config_error("- a\n- b\n"), "the config file c.yaml must be a mapping of keys to values");
+}
+
+TEST(ConfigFile, YamlSyntaxErrorsCarryLineAndColumn) {
+    try {
+        parse_yaml("distributed_type: MULTI_GPU\nnum_processes: [2\n", "bad.yaml");
+        FAIL() << "expected a ConfigError";
+    } catch (const ConfigError& e) {
+        std::string msg = e.what();
+        EXPECT_EQ(msg.rfind("bad.yaml:", 0), 0u) << msg;
+        EXPECT_NE(msg.find("invalid YAML"), std::string::npos) << msg;
+    }
+}
+
+TEST(ConfigFile, MissingFileUsesUpstreamsSentence) {
+    try {
+        load_config_file("/nonexistent/x.yaml");
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "The passed configuration file `/nonexistent/x.yaml` does not exist. Please pass an existing file to "
+                  "`accelerate launch`, or use the default one created through `accelerate config` and run "
+                  "`accelerate launch` without the `--config_file` argument.");
+    }
+}
+
+TEST(ConfigFile, DefaultPathFollowsHfHomeThenXdgThenHome) {
+    EXPECT_EQ(default_config_path(Environment({{"HF_HOME", "/hf"}, {"HOME", "/h"}})),
+              "/hf/accelerate/default_config.yaml");
+    EXPECT_EQ(default_config_path(Environment({{"HF_HOME", "~/hf"}, {"HOME", "/h"}})),
+              "/h/hf/accelerate/default_config.yaml");
+    EXPECT_EQ(default_config_path(Environment({{"XDG_CACHE_HOME", "/x"}, {"HOME", "/h"}})),
+              "/x/huggingface/accelerate/default_config.yaml");
+    EXPECT_EQ(default_config_path(Environment(std::map<std::string, std::string>{{"HOME", "/h"}})),
+              "/h/.cache/huggingface/accelerate/default_config.yaml");
+}
+
+TEST(ConfigFile, NumericFieldsMustBeIntegers) {
+    EXPECT_EQ(config_error("distributed_type: MULTI_GPU\nnum_processes: '2'\n"),
+              "c.yaml: num_processes must be an integer, not '2'");
+    EXPECT_EQ(config_error("distributed_type: MULTI_GPU\nmain_process_port: 1.5\n"),
+              "c.yaml: main_process_port must be an integer, not 1.5");
+}

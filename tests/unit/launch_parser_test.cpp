@@ -1,0 +1,124 @@
+#include "acc/cli/launch_parser.hpp"
+
+#include <gtest/gtest.h>
+
+#include "acc/util/error.hpp"
+
+using acc::UsageError;
+using acc::Value;
+using acc::cli::parse_launch_args;
+
+namespace {
+
+acc::launch::LaunchSettings parse(std::vector<std::string> args) {
+    return parse_launch_args(args).settings;
+}
+
+std::string usage_error(std::vector<std::string> args) {
+    try {
+        parse_launch_args(args);
+    } catch (const UsageError& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+}  // namespace
+
+TEST(LaunchParser, HyphenAndUnderscoreSpellingsAndEqualsForm) {
+    auto s = parse({"--num-processes=2", "--mixed_precision", "fp16", "--gpu-ids", "0,1", "t.py"});
+    EXPECT_EQ(s.get("num_processes"), Value::integer(2));
+    EXPECT_EQ(s.get("mixed_precision"), Value::string("fp16"));
+    EXPECT_EQ(s.get("gpu_ids"), Value::string("0,1"));
+    EXPECT_EQ(s.training_script, "t.py");
+}
+
+TEST(LaunchParser, ScriptArgumentsAreKeptVerbatimEvenWhenTheyLookLikeFlags) {
+    auto s = parse({"--cpu", "t.py", "--num_processes", "3", "-h", "--", "x y"});
+    EXPECT_EQ(s.training_script, "t.py");
+    EXPECT_EQ(s.training_script_args, (std::vector<std::string>{"--num_processes", "3", "-h", "--", "x y"}));
+    EXPECT_TRUE(s.is_none("num_processes"));
+}
+
+TEST(LaunchParser, BareDoubleDashBeforeTheScriptIsDropped) {
+    auto s = parse({"--cpu", "--", "t.py", "a"});
+    EXPECT_EQ(s.training_script, "t.py");
+    EXPECT_EQ(s.training_script_args, std::vector<std::string>{"a"});
+}
+
+TEST(LaunchParser, GluedShortOptions) {
+    auto s = parse({"-t3", "-mq", "pkg.mod"});
+    EXPECT_EQ(s.get("tee"), Value::string("3"));
+    EXPECT_TRUE(s.truthy("module"));
+    EXPECT_TRUE(s.truthy("quiet"));
+    EXPECT_EQ(s.training_script, "pkg.mod");
+}
+
+TEST(LaunchParser, TopLevelStoreTrueDefaultsToNoneGroupFlagsToFalse) {
+    auto s = parse({"t.py"});
+    EXPECT_TRUE(s.is_none("debug"));
+    EXPECT_TRUE(s.is_none("module"));
+    EXPECT_EQ(s.get("cpu"), Value::boolean(false));
+    EXPECT_EQ(s.get("use_fsdp"), Value::boolean(false));
+    EXPECT_EQ(s.get("fsdp_version"), Value::string("1"));
+    EXPECT_EQ(s.get("monitor_interval"), Value::real(0.1));
+}
+
+TEST(LaunchParser, NondefaultTracksTypedOptionsOnly) {
+    auto s = parse({"--fsdp_version", "2", "--vm", "a", "--cpu", "t.py"});
+    EXPECT_TRUE(s.nondefault.count("fsdp_version"));
+    EXPECT_TRUE(s.nondefault.count("cpu"));
+    EXPECT_FALSE(s.nondefault.count("vm"));
+    EXPECT_FALSE(s.nondefault.count("num_processes"));
+    EXPECT_TRUE(s.nondefault.count("training_script"));
+}
+
+TEST(LaunchParser, AppendFlagsCollect) {
+    auto s = parse({"--env", "A=1", "--env", "B=2", "t.py"});
+    EXPECT_EQ(s.get("env"), Value::list({Value::string("A=1"), Value::string("B=2")}));
+}
+
+TEST(LaunchParser, UpstreamTypeQuirks) {
+    // type=bool: any non-empty text, even "False", is True.
+    auto s = parse({"--megatron_lm_no_load_optim", "False", "--fp8_override_linear_precision", "true,false,1",
+                    "--fp8_pad_inner_dim", "off", "t.py"});
+    EXPECT_EQ(s.get("megatron_lm_no_load_optim"), Value::boolean(true));
+    EXPECT_EQ(s.get("fp8_override_linear_precision"),
+              Value::list({Value::integer(1), Value::integer(0), Value::integer(1)}));
+    EXPECT_EQ(s.get("fp8_pad_inner_dim"), Value::integer(0));
+}
+
+TEST(LaunchParser, NegativeNumbersAreValues) {
+    auto s = parse({"--num_processes", "-1", "t.py"});
+    EXPECT_EQ(s.get("num_processes"), Value::integer(-1));
+}
+
+TEST(LaunchParser, HelpIsReported) {
+    EXPECT_TRUE(parse_launch_args({"-h"}).help_requested);
+    EXPECT_TRUE(parse_launch_args({"--cpu", "--help", "t.py"}).help_requested);
+}
+
+TEST(LaunchParser, ErrorMessagesUseArgparseWording) {
+    EXPECT_EQ(usage_error({"--mixed_precision", "fp17", "t.py"}),
+              "argument --mixed_precision/--mixed-precision: invalid choice: 'fp17' (choose from no, fp16, bf16, fp8)");
+    EXPECT_EQ(usage_error({"--num_processes", "two", "t.py"}),
+              "argument --num_processes/--num-processes: invalid int value: 'two'");
+    EXPECT_EQ(usage_error({"--monitor_interval", "x", "t.py"}),
+              "argument --monitor_interval/--monitor-interval: invalid float value: 'x'");
+    EXPECT_EQ(usage_error({"--config_file", "--cpu", "t.py"}),
+              "argument --config_file/--config-file: expected one argument");
+    EXPECT_EQ(usage_error({"--cpu"}), "the following arguments are required: training_script, training_script_args");
+    EXPECT_EQ(usage_error({"--cpu=1", "t.py"}), "argument --cpu: ignored explicit argument '1'");
+    EXPECT_EQ(usage_error({"--fp8_pad_inner_dim", "maybe", "t.py"}),
+              "argument --fp8_pad_inner_dim/--fp8-pad-inner-dim: invalid str_to_bool value: 'maybe'");
+    EXPECT_EQ(usage_error({"--dynamo_backend", "INDUCTOR", "t.py"}).rfind(
+                  "argument --dynamo_backend/--dynamo-backend: invalid choice: 'INDUCTOR'", 0),
+              0u);
+}
+
+TEST(LaunchParser, UnknownFlagsAreRejectedWithASuggestionAndNoAbbreviations) {
+    EXPECT_EQ(usage_error({"--num_proc", "2", "t.py"}).rfind("unrecognized arguments: --num_proc", 0), 0u);
+    std::string msg = usage_error({"--num_procesess", "2", "t.py"});
+    EXPECT_EQ(msg, "unrecognized arguments: --num_procesess (did you mean --num_processes?)");
+    EXPECT_EQ(usage_error({"--zzzzzzzzzzzzzzzz", "t.py"}), "unrecognized arguments: --zzzzzzzzzzzzzzzz");
+}

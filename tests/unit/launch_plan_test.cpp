@@ -1,0 +1,253 @@
+// Each worker's command and environment for the simple and torchrun paths.
+#include "acc/launch/launch_plan.hpp"
+
+#include <gtest/gtest.h>
+
+#include "acc/cli/launch_parser.hpp"
+#include "acc/launch/dry_run.hpp"
+#include "acc/proc/host_probe.hpp"
+#include "acc/util/error.hpp"
+
+using namespace acc;
+using namespace acc::launch;
+
+namespace {
+
+HostFacts fake_host(int gpus = 0, std::map<std::string, std::string> env = {}) {
+    HostFacts f;
+    f.env = Environment(std::move(env));
+    f.gpu_count = [gpus] { return gpus; };
+    f.physical_cores = [] { return 1; };
+    f.port_in_use = [](int port) { return port == 29500; };
+    f.free_port = [] { return 40000; };
+    f.python = "/usr/bin/python3";
+    f.cwd = "/work";
+    return f;
+}
+
+struct Planned {
+    LaunchSettings settings;
+    Resolution resolution;
+    LaunchPlan plan;
+};
+
+Planned plan(std::vector<std::string> args, const HostFacts& facts = fake_host(), const std::string& yaml = "") {
+    Planned p;
+    p.settings = cli::parse_launch_args(args).settings;
+    check_flag_conflicts(p.settings);
+    std::optional<config::ConfigFile> cfg;
+    if (!yaml.empty()) {
+        cfg = config::make_config(config::parse_yaml(yaml, "c.yaml"), "c.yaml");
+    }
+    p.resolution = resolve_settings(p.settings, cfg, facts);
+    p.plan = plan_launch(p.settings, p.resolution, facts);
+    return p;
+}
+
+std::string plan_error(std::vector<std::string> args, const HostFacts& facts = fake_host()) {
+    try {
+        plan(args, facts);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+}  // namespace
+
+TEST(LaunchPlan, SimpleLauncherMinimalEnvironment) {
+    auto p = plan({"t.py", "--x"});
+    ASSERT_EQ(p.plan.kind, LauncherKind::simple);
+    const auto& w = p.plan.workers.at(0);
+    EXPECT_EQ(w.argv, (std::vector<std::string>{"/usr/bin/python3", "t.py", "--x"}));
+    std::map<std::string, std::string> expected = {{"ACCELERATE_USE_CPU", "False"},
+                                                   {"ACCELERATE_MIXED_PRECISION", "no"},
+                                                   {"ACCELERATE_DYNAMO_BACKEND", "NO"},
+                                                   {"ACCELERATE_DYNAMO_MODE", "default"},
+                                                   {"ACCELERATE_DYNAMO_USE_FULLGRAPH", "False"},
+                                                   {"ACCELERATE_DYNAMO_USE_DYNAMIC", "False"},
+                                                   {"ACCELERATE_DYNAMO_USE_REGIONAL_COMPILATION", "False"},
+                                                   {"OMP_NUM_THREADS", "1"}};
+    EXPECT_EQ(w.env, expected);
+}
+
+TEST(LaunchPlan, TorchrunWorkersGetTorchrunsVariablesAndUnbufferedPython) {
+    auto p = plan({"--multi_gpu", "--num_processes", "2", "--main_process_port", "29511", "-m", "pkg.mod", "a"});
+    ASSERT_EQ(p.plan.kind, LauncherKind::torchrun);
+    ASSERT_EQ(p.plan.workers.size(), 2u);
+    const auto& w = p.plan.workers[1];
+    EXPECT_EQ(w.argv, (std::vector<std::string>{"/usr/bin/python3", "-u", "-m", "pkg.mod", "a"}));
+    EXPECT_EQ(w.env.at("RANK"), "1");
+    EXPECT_EQ(w.env.at("LOCAL_RANK"), "1");
+    EXPECT_EQ(w.env.at("GROUP_RANK"), "0");
+    EXPECT_EQ(w.env.at("ROLE_RANK"), "1");
+    EXPECT_EQ(w.env.at("ROLE_NAME"), "default");
+    EXPECT_EQ(w.env.at("LOCAL_WORLD_SIZE"), "2");
+    EXPECT_EQ(w.env.at("WORLD_SIZE"), "2");
+    EXPECT_EQ(w.env.at("GROUP_WORLD_SIZE"), "1");
+    EXPECT_EQ(w.env.at("ROLE_WORLD_SIZE"), "2");
+    EXPECT_EQ(w.env.at("MASTER_ADDR"), "127.0.0.1");
+    EXPECT_EQ(w.env.at("MASTER_PORT"), "29511");
+    EXPECT_EQ(w.env.at("TORCHELASTIC_RUN_ID"), "none");
+    EXPECT_EQ(w.env.at("TORCHELASTIC_MAX_RESTARTS"), "0");
+    EXPECT_EQ(w.env.at("TORCH_NCCL_ASYNC_ERROR_HANDLING"), "1");
+    EXPECT_EQ(w.env.count("ACCELERATE_USE_CPU"), 0u);
+    EXPECT_TRUE(p.plan.torchrun_env);
+}
+
+TEST(LaunchPlan, BusyDefaultPortIsReplacedWithANote) {
+    auto p = plan({"--multi_gpu", "--num_processes", "2", "t.py"});
+    EXPECT_EQ(p.plan.workers[0].env.at("MASTER_PORT"), "40000");
+    ASSERT_EQ(p.plan.notes.size(), 1u);
+    EXPECT_EQ(p.plan.notes[0],
+              "port 29500 is already in use on this machine; using free port 40000 instead (pass "
+              "--main_process_port to choose one)");
+}
+
+TEST(LaunchPlan, NativeMultiCpuStartsEveryRank) {
+    auto p = plan({"--cpu", "--num_processes", "4", "--main_process_port", "29600", "t.py"});
+    ASSERT_EQ(p.plan.kind, LauncherKind::multi_cpu);
+    ASSERT_EQ(p.plan.workers.size(), 4u);
+    EXPECT_EQ(p.plan.workers[3].env.at("ACCELERATE_USE_CPU"), "True");
+    EXPECT_EQ(p.plan.workers[3].env.at("RANK"), "3");
+    EXPECT_EQ(p.plan.workers[3].env.at("MASTER_PORT"), "29600");
+}
+
+TEST(LaunchPlan, MultiCpuConfigStartsEveryRankToo) {
+    auto p = plan({"t.py"}, fake_host(), "distributed_type: MULTI_CPU\nnum_processes: 3\nuse_cpu: true\n");
+    EXPECT_EQ(p.plan.kind, LauncherKind::multi_cpu);
+    EXPECT_EQ(p.plan.workers.size(), 3u);
+}
+
+TEST(LaunchPlan, UnderMpiOneProcessAsUpstream) {
+    auto p = plan({"--cpu", "--num_processes", "2", "t.py"}, fake_host(0, {{"OMPI_COMM_WORLD_SIZE", "2"}}));
+    ASSERT_EQ(p.plan.kind, LauncherKind::simple);
+    ASSERT_EQ(p.plan.workers.size(), 1u);
+    EXPECT_EQ(p.plan.workers[0].env.at("MASTER_ADDR"), "127.0.0.1");
+    EXPECT_EQ(p.plan.workers[0].env.at("MASTER_PORT"), "29500");
+}
+
+TEST(LaunchPlan, MultiMachineRanksAreOffsetByMachineRank) {
+    auto p = plan({"--multi_gpu", "--num_machines", "2", "--num_processes", "4", "--machine_rank", "1",
+                   "--main_process_ip", "10.1.2.3", "--main_process_port", "29611", "t.py"});
+    ASSERT_EQ(p.plan.workers.size(), 2u);
+    EXPECT_EQ(p.plan.workers[0].env.at("RANK"), "2");
+    EXPECT_EQ(p.plan.workers[1].env.at("RANK"), "3");
+    EXPECT_EQ(p.plan.workers[1].env.at("GROUP_RANK"), "1");
+    EXPECT_EQ(p.plan.workers[1].env.at("GROUP_WORLD_SIZE"), "2");
+    EXPECT_EQ(p.plan.workers[1].env.at("WORLD_SIZE"), "4");
+    EXPECT_EQ(p.plan.workers[1].env.at("MASTER_ADDR"), "10.1.2.3");
+}
+
+TEST(LaunchPlan, MultiMachineMistakesFailAtOnce) {
+    EXPECT_EQ(plan_error({"--multi_gpu", "--num_machines", "2", "--num_processes", "4", "--machine_rank", "1", "t.py"}),
+              "a multi-machine launch (num_machines=2) needs the address of machine 0: pass --main_process_ip (and "
+              "the same --main_process_port on every machine) or set main_process_ip in the config");
+    EXPECT_EQ(plan_error({"--multi_gpu", "--num_machines", "2", "--num_processes", "4", "--main_process_ip", "h",
+                          "t.py"}),
+              "a multi-machine launch (num_machines=2) needs this machine's rank: pass --machine_rank 0..1");
+    EXPECT_EQ(plan_error({"--multi_gpu", "--num_machines", "2", "--num_processes", "4", "--machine_rank", "2",
+                          "--main_process_ip", "h", "t.py"}),
+              "machine_rank 2 is out of range for num_machines=2 (use 0..1)");
+    EXPECT_EQ(plan_error({"--multi_gpu", "--num_machines", "2", "--num_processes", "4", "--machine_rank", "0",
+                          "--main_process_ip", "h", "t.py"}),
+              "Tried to launch distributed communication on port `29500`, but another process is utilizing it. "
+              "Please specify a different port (such as using the `--main_process_port` flag or specifying a "
+              "different `main_process_port` in your config file) and rerun your script.");
+    EXPECT_EQ(plan_error({"--use_fsdp", "t.py"}),
+              "nothing to launch: 0 process(es) per machine; pass --num_processes N (N >= 1) or run `accelerate "
+              "config`");
+}
+
+TEST(LaunchPlan, FsdpBlockWithUpstreamCasing) {
+    auto p = plan({"--use_fsdp", "--num_processes", "2", "--fsdp_offload_params", "True", "--fsdp_auto_wrap_policy",
+                   "TRANSFORMER_BASED_WRAP", "--fsdp_transformer_layer_cls_to_wrap", "BertLayer", "t.py"});
+    const auto& env = p.plan.workers[0].env;
+    EXPECT_EQ(env.at("ACCELERATE_USE_FSDP"), "true");
+    EXPECT_EQ(env.at("FSDP_OFFLOAD_PARAMS"), "true");
+    EXPECT_EQ(env.at("FSDP_AUTO_WRAP_POLICY"), "TRANSFORMER_BASED_WRAP");
+    EXPECT_EQ(env.at("FSDP_TRANSFORMER_CLS_TO_WRAP"), "BertLayer");
+    EXPECT_EQ(env.at("FSDP_SHARDING_STRATEGY"), "FULL_SHARD");
+    EXPECT_EQ(env.at("FSDP_MIN_NUM_PARAMS"), "100000000");
+    EXPECT_EQ(env.count("FSDP_BACKWARD_PREFETCH"), 0u);
+}
+
+TEST(LaunchPlan, FsdpRamEfficientLoadingNeedsSyncedModuleStates) {
+    auto facts = fake_host();
+    EXPECT_EQ(plan_error({"--use_fsdp", "--num_processes", "2", "--fsdp_sync_module_states", "", "t.py"}),
+              "When using `--fsdp_cpu_ram_efficient_loading` set `--fsdp_sync_module_states` to `True`");
+}
+
+TEST(LaunchPlan, MegatronBlock) {
+    auto p = plan({"--use_megatron_lm", "--num_processes", "2", "--megatron_lm_tp_degree", "2",
+                   "--megatron_lm_num_micro_batches", "4", "t.py"});
+    const auto& env = p.plan.workers[0].env;
+    EXPECT_EQ(env.at("ACCELERATE_USE_MEGATRON_LM"), "true");
+    EXPECT_EQ(env.at("MEGATRON_LM_TP_DEGREE"), "2");
+    EXPECT_EQ(env.at("MEGATRON_LM_PP_DEGREE"), "1");
+    EXPECT_EQ(env.at("MEGATRON_LM_GRADIENT_CLIPPING"), "1.0");
+    EXPECT_EQ(env.at("MEGATRON_LM_NO_LOAD_OPTIM"), "False");
+    EXPECT_EQ(env.at("MEGATRON_LM_NUM_MICRO_BATCHES"), "4");
+    EXPECT_EQ(env.count("MEGATRON_LM_RECOMPUTE_METHOD"), 0u);
+}
+
+TEST(LaunchPlan, Fp8VariablesOnlyWithFp8) {
+    auto p = plan({"--multi_gpu", "--num_processes", "2", "--mixed_precision", "fp8", "--fp8_backend", "te", "t.py"});
+    const auto& env = p.plan.workers[0].env;
+    EXPECT_EQ(env.at("ACCELERATE_FP8_BACKEND"), "te");
+    EXPECT_EQ(env.at("ACCELERATE_FP8_AMAX_HISTORY_LEN"), "1024");
+    EXPECT_EQ(env.at("ACCELERATE_FP8_OVERRIDE_FPROP"), "False");
+    EXPECT_EQ(env.at("ACCELERATE_FP8_ENABLE_FSDP_FLOAT8_ALL_GATHER"), "1");
+    EXPECT_EQ(env.at("ACCELERATE_FP8_OPT_LEVEL"), "O2");
+    auto plain = plan({"--multi_gpu", "--num_processes", "2", "--fp8_backend", "te", "t.py"});
+    EXPECT_EQ(plain.plan.workers[0].env.count("ACCELERATE_FP8_BACKEND"), 0u);
+}
+
+TEST(LaunchPlan, DeepSpeedSingleMachine) {
+    auto p = plan({"t.py"}, fake_host(0, {{"PYTHONPATH", "/a::/b"}}),
+                  "distributed_type: DEEPSPEED\nnum_processes: 2\nmixed_precision: bf16\n"
+                  "deepspeed_config:\n  zero_stage: 2\n  offload_optimizer_device: CPU\n  gradient_clipping: 1.0\n");
+    ASSERT_EQ(p.plan.kind, LauncherKind::torchrun);
+    const auto& env = p.plan.workers[0].env;
+    EXPECT_EQ(env.at("ACCELERATE_USE_DEEPSPEED"), "true");
+    EXPECT_EQ(env.at("ACCELERATE_DEEPSPEED_ZERO_STAGE"), "2");
+    EXPECT_EQ(env.at("ACCELERATE_DEEPSPEED_OFFLOAD_OPTIMIZER_DEVICE"), "cpu");
+    EXPECT_EQ(env.at("ACCELERATE_GRADIENT_CLIPPING"), "1.0");
+    EXPECT_EQ(env.at("ACCELERATE_CONFIG_DS_FIELDS"),
+              "zero_stage,offload_optimizer_device,gradient_clipping,mixed_precision");
+    EXPECT_EQ(env.at("PYTHONPATH"), "/a:/b:/work");
+    EXPECT_EQ(env.at("ACCELERATE_MIXED_PRECISION"), "bf16");
+    EXPECT_EQ(env.at("OMP_NUM_THREADS"), "1");
+    EXPECT_EQ(env.count("ACCELERATE_DYNAMO_BACKEND"), 0u);
+}
+
+TEST(LaunchPlan, GpuIdsBecomeCudaVisibleDevices) {
+    auto p = plan({"--multi_gpu", "--num_processes", "2", "--gpu_ids", "0,1", "t.py"});
+    EXPECT_EQ(p.plan.workers[0].env.at("CUDA_VISIBLE_DEVICES"), "0,1");
+    auto all = plan({"--multi_gpu", "--num_processes", "2", "--gpu_ids", "all", "t.py"});
+    EXPECT_EQ(all.plan.workers[0].env.count("CUDA_VISIBLE_DEVICES"), 0u);
+}
+
+TEST(LaunchPlan, NoPythonAndUnsupportedLaunchers) {
+    auto p = plan({"--no_python", "./run.sh", "z"});
+    EXPECT_EQ(p.plan.workers[0].argv, (std::vector<std::string>{"./run.sh", "z"}));
+    EXPECT_NE(plan_error({"--tpu", "t.py"}).find("TPU launches"), std::string::npos);
+}
+
+TEST(LaunchPlan, DryRunShowsSourcesAndEveryRank) {
+    auto p = plan({"--cpu", "--num_processes", "2", "--main_process_port", "29601", "t.py"});
+    std::string out = format_dry_run(p.settings, p.resolution, p.plan);
+    EXPECT_NE(out.find("num_processes                    2                    (flag)"), std::string::npos) << out;
+    EXPECT_NE(out.find("mixed_precision                  'no'                 (default)"), std::string::npos) << out;
+    EXPECT_NE(out.find("rank 1 (local_rank 1):"), std::string::npos) << out;
+    EXPECT_NE(out.find("RANK=1"), std::string::npos) << out;
+}
+
+TEST(HostProbe, CudaVisibleDevicesIsReadAsCudaDoes) {
+    EXPECT_EQ(proc::count_visible_devices("0,1", 4), 2);
+    EXPECT_EQ(proc::count_visible_devices("", 4), 0);
+    EXPECT_EQ(proc::count_visible_devices("-1", 4), 0);
+    EXPECT_EQ(proc::count_visible_devices("0,7,1", 4), 1);  // stops at the first invalid id
+    EXPECT_EQ(proc::count_visible_devices("GPU-abc,GPU-def", 4), 2);
+    EXPECT_EQ(proc::count_visible_devices("1,1", 4), 1);
+}
