@@ -51,6 +51,18 @@ launch::HostFacts probe_host(const Environment& env, bool need_python) {
     facts.port_in_use = [](int port) { return proc::port_in_use(port); };
     facts.free_port = [] { return proc::free_port(); };
     facts.cwd = proc::current_directory();
+    facts.mpi_launcher = [env]() -> std::optional<std::pair<std::string, std::string>> {
+        for (const char* name : {"mpirun", "mpiexec"}) {
+            if (auto path = proc::find_executable(name, env)) {
+                auto version = proc::command_output({*path, "--version"});
+                if (!version) {
+                    throw Error(fmt::format("`{} --version` failed; check the MPI installation", *path));
+                }
+                return std::make_pair(*path, *version);
+            }
+        }
+        return std::nullopt;
+    };
     if (need_python) {
         if (auto exec = env.get_nonempty("PYTHON_EXEC")) {
             facts.python = *exec;

@@ -382,12 +382,46 @@ void add_torchrun_workers(const LaunchSettings& s, const HostFacts& facts, const
     }
 }
 
+// upstream's _get_mpirun_args: Open MPI and Intel MPI / MVAPICH spell the flags differently.
 LaunchPlan plan_mpirun(const LaunchSettings& s, const HostFacts& facts) {
-    throw Error(fmt::format(
-        "--mpirun_hostfile {}: launching through mpirun is not implemented natively yet; start the job with "
-        "`mpirun -f HOSTFILE -n N accelerate launch --cpu ...` (one process per rank, as MPI launchers do)",
-        s.str("mpirun_hostfile")));
-    (void)facts;
+    auto mpi = facts.mpi_launcher ? facts.mpi_launcher() : std::nullopt;
+    if (!mpi) {
+        throw Error("mpirun or mpiexec were not found. Ensure that Intel MPI, Open MPI, or MVAPICH are installed.");
+    }
+    const bool open_mpi = mpi->second.find("Open MPI") != std::string::npos;
+    auto n = s.get_int("num_processes").value_or(0);
+    auto machines = s.get_int("num_machines").value_or(0);
+    std::string per_node = n && machines ? std::to_string(n / machines) : "1";
+    LaunchPlan plan;
+    plan.kind = LauncherKind::mpirun;
+    WorkerSpec w;
+    w.argv = {mpi->first, open_mpi ? "--hostfile" : "-f", s.str("mpirun_hostfile"), open_mpi ? "--npernode" : "-ppn",
+              per_node};
+    if (n) {
+        w.argv.insert(w.argv.end(), {"-n", std::to_string(n)});
+    }
+    if (open_mpi) {
+        w.argv.insert(w.argv.end(), {"--bind-to", "socket"});
+    }
+    auto script = script_argv(s, facts.python, false);
+    w.argv.insert(w.argv.end(), script.begin(), script.end());
+    w.env = simple_env(s);
+    plan.workers.push_back(std::move(w));
+    return plan;
+}
+
+// upstream hands the torchrun path its environment through patch_environment,
+// which upper-cases every key: a launcher variable like http_proxy also reaches
+// the workers as HTTP_PROXY. Workers must see the same environment, so we copy that.
+void add_uppercased_duplicates(const Environment& launcher_env, LaunchPlan& plan) {
+    for (auto& w : plan.workers) {
+        for (const auto& [k, v] : launcher_env.vars()) {
+            std::string upper = to_upper(k);
+            if (upper != k && !w.env.count(upper)) {
+                w.env[upper] = v;
+            }
+        }
+    }
 }
 
 }  // namespace
@@ -433,6 +467,7 @@ LaunchPlan plan_launch(const LaunchSettings& s, const Resolution& r, const HostF
             common["OMP_NUM_THREADS"] = "1";  // torchrun's own default when nproc > 1
         }
         add_torchrun_workers(s, facts, t, common, script_argv(s, facts.python, true), plan);
+        add_uppercased_duplicates(facts.env, plan);
         return plan;
     }
     if (!s.is_none("mpirun_hostfile")) {

@@ -251,3 +251,27 @@ TEST(HostProbe, CudaVisibleDevicesIsReadAsCudaDoes) {
     EXPECT_EQ(proc::count_visible_devices("GPU-abc,GPU-def", 4), 2);
     EXPECT_EQ(proc::count_visible_devices("1,1", 4), 1);
 }
+
+TEST(LaunchPlan, TorchrunPathUpperCasesLowerCaseLauncherVariablesAsUpstream) {
+    auto p = plan({"--multi_gpu", "--num_processes", "2", "t.py"},
+                  fake_host(0, {{"http_proxy", "http://p:3128"}, {"PATH", "/bin"}}));
+    EXPECT_EQ(p.plan.workers[0].env.at("HTTP_PROXY"), "http://p:3128");
+    EXPECT_EQ(p.plan.workers[0].env.count("PATH"), 0u);
+    auto simple = plan({"t.py"}, fake_host(0, {{"http_proxy", "x"}}));
+    EXPECT_EQ(simple.plan.workers[0].env.count("HTTP_PROXY"), 0u);
+}
+
+TEST(LaunchPlan, MpirunCommandForOpenMpiAndIntelMpi) {
+    auto facts = fake_host();
+    facts.mpi_launcher = [] { return std::make_optional(std::make_pair(std::string("/usr/bin/mpirun"), std::string("Open MPI 4"))); };
+    auto p = plan({"--cpu", "--num_processes", "4", "--mpirun_hostfile", "hosts", "t.py"}, facts);
+    ASSERT_EQ(p.plan.kind, LauncherKind::mpirun);
+    EXPECT_EQ(p.plan.workers[0].argv,
+              (std::vector<std::string>{"/usr/bin/mpirun", "--hostfile", "hosts", "--npernode", "4", "-n", "4",
+                                        "--bind-to", "socket", "/usr/bin/python3", "t.py"}));
+    facts.mpi_launcher = [] { return std::make_optional(std::make_pair(std::string("/x/mpiexec"), std::string("Intel(R) MPI"))); };
+    auto intel = plan({"--cpu", "--num_processes", "4", "--mpirun_hostfile", "hosts", "t.py"}, facts);
+    EXPECT_EQ(intel.plan.workers[0].argv,
+              (std::vector<std::string>{"/x/mpiexec", "-f", "hosts", "-ppn", "4", "-n", "4", "/usr/bin/python3",
+                                        "t.py"}));
+}

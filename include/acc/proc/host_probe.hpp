@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "acc/util/environment.hpp"
 
@@ -29,5 +30,9 @@ int free_port();
 std::optional<std::string> find_executable(const std::string& name, const Environment& env);
 
 std::string current_directory();
+
+// Run `argv` (argv[0] a resolved path) with stdin and stderr on /dev/null and return
+// what it wrote to stdout, or nullopt if it could not run or exited non-zero.
+std::optional<std::string> command_output(const std::vector<std::string>& argv);
 
 }  // namespace acc::proc
