@@ -36,7 +36,8 @@ def main():
         loss.backward()
         opt.step()
         if step % 5 == 0 or step == args.steps - 1:
-            print(f"[rank {rank}/{world}] step {step:3d} loss {loss.item():.4f}", flush=True)
+            # One write per line, so lines of different ranks never interleave.
+            sys.stdout.write(f"[rank {rank}/{world}] step {step:3d} loss {loss.item():.4f}\n")
 
     # DDP keeps replicas identical: check it with an all_reduce.
     flat = torch.cat([p.detach().flatten() for p in model.parameters()])
@@ -44,7 +45,7 @@ def main():
     dist.all_reduce(total)
     same = torch.allclose(total / world, flat, atol=1e-6)
     if rank == 0:
-        print(f"world_size={world} replicas_identical={same}", flush=True)
+        sys.stdout.write(f"world_size={world} replicas_identical={same}\n")
     dist.destroy_process_group()
     return 0 if same else 1
 

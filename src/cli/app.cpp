@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "acc/cli/config_command.hpp"
 #include "acc/cli/launch_command.hpp"
 #include "acc/cli/launch_help.hpp"
 #include "acc/util/error.hpp"
@@ -18,18 +19,18 @@ const char* const k_top_usage =
     "usage: accelerate <command> [<args>]\n"
     "\n"
     "positional arguments:\n"
-    "  {launch,config,env,test}\n"
-    "    launch      Launch a python script in a distributed scenario.\n"
-    "    config      Create a default config file for Accelerate (not yet in this native build).\n"
-    "    env         Print information about the environment (not yet in this native build).\n"
-    "    test        Run accelerate's test script (not yet in this native build).\n"
+    "  {config,estimate-memory,env,launch,merge-weights,tpu-config,test,to-fsdp2}\n"
+    "                        accelerate command helpers\n"
     "\n"
     "options:\n"
-    "  -h, --help  show this help message and exit\n";
+    "  -h, --help            show this help message and exit\n";
+
+const std::vector<std::string> k_commands = {"config",        "estimate-memory", "env",  "launch",
+                                             "merge-weights", "tpu-config",      "test", "to-fsdp2"};
 
 int dispatch(const std::vector<std::string>& args) {
     if (args.empty()) {
-        fmt::print(stderr, "{}", k_top_usage);
+        fmt::print("{}", k_top_usage);  // upstream prints its help and exits 1
         return 1;
     }
     const std::string& command = args[0];
@@ -47,16 +48,27 @@ int dispatch(const std::vector<std::string>& args) {
             return 2;
         }
     }
-    if (command == "config" || command == "env" || command == "test" || command == "estimate-memory" ||
-        command == "merge-weights" || command == "tpu-config" || command == "to-fsdp2") {
-        throw Error(fmt::format("`accelerate {}` is not implemented by this native build yet; run it with the "
-                                "Python package: python3 -m accelerate.commands.accelerate_cli {}",
-                                command, command));
+    if (command == "config" || command == "env" || command == "test") {
+        try {
+            return command == "config" ? run_config(rest) : command == "env" ? run_env(rest) : run_test(rest);
+        } catch (const UsageError& e) {
+            fmt::print(stderr, "accelerate {}\n", e.what());
+            return 2;
+        }
     }
-    std::string msg = fmt::format("argument {{launch,config,env,test}}: invalid choice: '{}'", command);
-    if (auto guess = closest_match(command, {"launch", "config", "env", "test"})) {
-        msg += fmt::format(" (did you mean '{}'?)", *guess);
+    if (command == "estimate-memory" || command == "merge-weights" || command == "tpu-config" ||
+        command == "to-fsdp2") {
+        return run_with_python_package(command, rest);
     }
+    std::string msg = fmt::format(
+        "argument {{config,estimate-memory,env,launch,merge-weights,tpu-config,test,to-fsdp2}}: invalid choice: '{}' "
+        "(choose from 'config', 'estimate-memory', 'env', 'launch', 'merge-weights', 'tpu-config', 'test', "
+        "'to-fsdp2')",
+        command);
+    if (auto guess = closest_match(command, k_commands)) {
+        msg += fmt::format("; did you mean '{}'?", *guess);
+    }
+    fmt::print(stderr, "usage: accelerate <command> [<args>]\n");
     throw UsageError(msg);
 }
 

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "acc/launch/resolve.hpp"
 #include "acc/proc/host_probe.hpp"
 #include "acc/proc/run_dir.hpp"
+#include "acc/proc/store_server.hpp"
 #include "acc/proc/supervisor.hpp"
 #include "acc/util/error.hpp"
 #include "acc/util/strings.hpp"
@@ -157,7 +159,83 @@ void print_verdict(const launch::LaunchPlan& plan, const proc::GroupOutcome& out
     }
 }
 
-int run_plan(const launch::LaunchSettings& s, const launch::LaunchPlan& plan, const Environment& env) {
+launch::JobVerdict job_verdict(const launch::LaunchPlan& plan, const proc::GroupOutcome& out,
+                               const std::vector<std::string>& error_files, int attempts, int exit_status) {
+    launch::JobVerdict v;
+    v.exit_status = exit_status;
+    v.attempts = attempts;
+    v.launcher_signal = out.launcher_signal;
+    v.first_failure = out.launcher_signal ? std::nullopt : out.first_failure;
+    for (size_t i = 0; i < out.workers.size(); ++i) {
+        const auto& w = out.workers[i];
+        launch::WorkerVerdict wv;
+        wv.rank = plan.workers[i].rank;
+        wv.local_rank = plan.workers[i].local_rank;
+        wv.pid = w.pid;
+        wv.status = w.status;
+        wv.stopped_by_launcher = w.stopped_by_launcher;
+        if (w.exec_errno) {
+            wv.exec_error = fmt::format("{}: {}", plan.workers[i].argv[0], std::strerror(w.exec_errno));
+        }
+        if (i < error_files.size() && is_file(error_files[i])) {  // the worker wrote one (@record)
+            wv.error_file = error_files[i];
+            wv.root_cause = read_error_file(error_files[i]);
+        }
+        v.workers.push_back(std::move(wv));
+    }
+    return v;
+}
+
+void write_verdict_json(const std::string& path, const launch::JobVerdict& verdict) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << launch::verdict_json(verdict);
+    f.close();
+    if (!f) {
+        fmt::print(stderr, "accelerate launch: could not write --verdict_json {}: {}\n", path, std::strerror(errno));
+    }
+}
+
+// torchrun's agent hosts the c10d store its workers use (TORCHELASTIC_USE_AGENT_STORE=True);
+// so do we. Binding here, before any worker starts, holds the port: no race, no collision.
+std::unique_ptr<proc::StoreServer> host_agent_store(launch::LaunchPlan& plan, const launch::LaunchSettings& s) {
+    if (!plan.torchrun_env || plan.machine_rank != 0 || plan.workers.empty()) {
+        return nullptr;
+    }
+    const int port = std::stoi(plan.workers[0].env.at("MASTER_PORT"));
+    const bool multi = plan.num_machines > 1;
+    // One machine: loopback only. Several: the interface of main_process_ip (all interfaces
+    // when that address is not one of this machine's, e.g. behind NAT).
+    std::string host = multi ? s.str("main_process_ip") : "127.0.0.1";
+    std::unique_ptr<proc::StoreServer> server;
+    try {
+        server = std::make_unique<proc::StoreServer>(host, port);
+    } catch (const std::system_error& e) {
+        if (multi && e.code().value() == EADDRNOTAVAIL) {
+            server = std::make_unique<proc::StoreServer>("", port);
+        } else if (!multi && e.code().value() == EADDRINUSE) {
+            server = std::make_unique<proc::StoreServer>(host, 0);
+            fmt::print(stderr,
+                       "accelerate launch: port {} is already in use on this machine; using free port {} instead "
+                       "(pass --main_process_port to choose one)\n",
+                       port, server->port());
+        } else if (e.code().value() == EADDRINUSE) {
+            throw Error(fmt::format(
+                "Tried to launch distributed communication on port `{}`, but another process is utilizing it. Please "
+                "specify a different port (such as using the `--main_process_port` flag or specifying a different "
+                "`main_process_port` in your config file) and rerun your script.",
+                port));
+        } else {
+            throw Error(fmt::format("cannot host the job's store: {}", e.what()));
+        }
+    }
+    for (auto& w : plan.workers) {
+        w.env["MASTER_PORT"] = std::to_string(server->port());
+    }
+    server->start();
+    return server;
+}
+
+int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Environment& env) {
     std::vector<std::string> paths;
     for (const auto& w : plan.workers) {
         auto path = proc::find_executable(w.argv[0], env);
@@ -171,6 +249,10 @@ int run_plan(const launch::LaunchSettings& s, const launch::LaunchPlan& plan, co
     for (const auto& k : plan.unset_env) {
         base.erase(k);
     }
+    std::optional<std::string> verdict_path;
+    if (!s.is_none("verdict_json") && !s.str("verdict_json").empty()) {
+        verdict_path = s.str("verdict_json");
+    }
     auto grace = s.get("grace_period").kind() == Value::Kind::real ? s.get("grace_period").as_real() : 30.0;
     proc::Supervisor supervisor(
         proc::SupervisorOptions{std::chrono::milliseconds(static_cast<long>(std::max(grace, 0.0) * 1000))});
@@ -182,7 +264,22 @@ int run_plan(const launch::LaunchSettings& s, const launch::LaunchPlan& plan, co
         }
         run_dir.emplace(log_dir, plan.run_id);
     }
+    // Every way out goes through here: the JSON verdict is written before the run
+    // folder (and the error files in it) is removed.
+    auto finish = [&](const proc::GroupOutcome& out, const std::vector<std::string>& error_files, int attempt,
+                      int status) {
+        if (verdict_path) {
+            write_verdict_json(*verdict_path, job_verdict(plan, out, error_files, attempt + 1, status));
+        }
+        return status;
+    };
+    std::unique_ptr<proc::StoreServer> store = host_agent_store(plan, s);
     for (int attempt = 0;; ++attempt) {
+        if (store && attempt > 0) {
+            // Each attempt starts from a clean key space (torch >= 2.5 no longer
+            // prefixes worker keys with the attempt number).
+            store->with_state([](store::StoreState& state) { state.clear(); });
+        }
         std::vector<proc::ProcessSpec> specs;
         std::vector<std::string> error_files;
         for (size_t i = 0; i < plan.workers.size(); ++i) {
@@ -198,10 +295,10 @@ int run_plan(const launch::LaunchSettings& s, const launch::LaunchPlan& plan, co
         if (out.launcher_signal) {
             fmt::print(stderr, "accelerate launch: received {}; stopped all workers\n",
                        launch::signal_name(*out.launcher_signal));
-            return launch::job_exit_status(out.launcher_signal, std::nullopt);
+            return finish(out, error_files, attempt, launch::job_exit_status(out.launcher_signal, std::nullopt));
         }
         if (!out.first_failure) {
-            return 0;
+            return finish(out, error_files, attempt, 0);
         }
         const auto& failed = out.workers[*out.first_failure];
         if (attempt < plan.max_restarts) {
@@ -209,15 +306,16 @@ int run_plan(const launch::LaunchSettings& s, const launch::LaunchPlan& plan, co
                        plan.workers[*out.first_failure].rank, launch::describe(failed.status), attempt + 1,
                        plan.max_restarts);
             if (auto sig = supervisor.pending_signal()) {
-                return launch::job_exit_status(sig, std::nullopt);
+                out.launcher_signal = sig;
+                return finish(out, error_files, attempt, launch::job_exit_status(sig, std::nullopt));
             }
             continue;
         }
         if (!s.truthy("quiet") || plan.kind != launch::LauncherKind::simple) {
             print_verdict(plan, out, error_files);
         }
-        auto status = failed.exec_errno ? launch::WaitStatus{true, 127, 0, false} : failed.status;
-        return launch::job_exit_status(std::nullopt, status);
+        // A failed exec ended the child with 127 (not found) or 126 (not runnable).
+        return finish(out, error_files, attempt, launch::job_exit_status(std::nullopt, failed.status));
     }
 }
 

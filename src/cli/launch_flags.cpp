@@ -261,6 +261,7 @@ std::vector<FlagSpec> build_table() {
     b.group = k_native;
     b.flag("--dry_run", "Print the resolved settings (each with its source) and every rank's command and environment, then exit without starting anything.");
     b.real("--grace_period", Value::real(30.0), "Seconds a worker gets between SIGTERM and SIGKILL when the job is stopped (torchrun: 30).");
+    b.str("--verdict_json", none, "Also write how the run ended (result, exit status, each rank's status, the first failure and its root cause) as JSON to this path.");
 
     // The positional arguments come after all flags in argparse's usage.
     return std::move(b.flags);

@@ -67,6 +67,34 @@ Value resolve_plain_scalar(const std::string& s) {
     return Value::string(s);
 }
 
+// A plain scalar of a .json file, as Python's json module reads it (1e-05 is a float there).
+Value resolve_json_scalar(const std::string& s) {
+    static const std::regex int_re(R"(-?(0|[1-9][0-9]*))");
+    static const std::regex real_re(R"(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?)");
+    if (s == "true" || s == "false") {
+        return Value::boolean(s == "true");
+    }
+    if (s == "null") {
+        return Value::none();
+    }
+    if (s == "NaN") {
+        return Value::real(std::numeric_limits<double>::quiet_NaN());
+    }
+    if (s == "Infinity" || s == "-Infinity") {
+        return Value::real(s[0] == '-' ? -std::numeric_limits<double>::infinity()
+                                       : std::numeric_limits<double>::infinity());
+    }
+    if (std::regex_match(s, int_re) && s.size() < 19) {
+        return Value::integer(std::stoll(s));
+    }
+    if (std::regex_match(s, real_re)) {
+        if (auto d = parse_python_float(s)) {
+            return Value::real(*d);
+        }
+    }
+    return resolve_plain_scalar(s);
+}
+
 std::string where(const YAML::Mark& mark, std::string_view origin) {
     if (mark.is_null()) {
         return std::string(origin);
@@ -74,14 +102,14 @@ std::string where(const YAML::Mark& mark, std::string_view origin) {
     return fmt::format("{}:{}:{}", origin, mark.line + 1, mark.column + 1);
 }
 
-Value convert(const YAML::Node& node, std::string_view origin) {
+Value convert(const YAML::Node& node, std::string_view origin, bool json) {
     switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null: return Value::none();
     case YAML::NodeType::Scalar: {
         const std::string& tag = node.Tag();
         if (tag == "?") {
-            return resolve_plain_scalar(node.Scalar());
+            return json ? resolve_json_scalar(node.Scalar()) : resolve_plain_scalar(node.Scalar());
         }
         if (tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float" || tag == "tag:yaml.org,2002:bool" ||
             tag == "tag:yaml.org,2002:null") {
@@ -92,7 +120,7 @@ Value convert(const YAML::Node& node, std::string_view origin) {
     case YAML::NodeType::Sequence: {
         std::vector<Value> items;
         for (const auto& child : node) {
-            items.push_back(convert(child, origin));
+            items.push_back(convert(child, origin, json));
         }
         return Value::list(std::move(items));
     }
@@ -103,7 +131,7 @@ Value convert(const YAML::Node& node, std::string_view origin) {
                 throw ConfigError(fmt::format("{}: config keys must be plain names", where(kv.first.Mark(), origin)));
             }
             std::string key = kv.first.Scalar();
-            Value v = convert(kv.second, origin);
+            Value v = convert(kv.second, origin, json);
             bool replaced = false;
             for (auto& [k, existing] : entries) {
                 if (k == key) {  // PyYAML keeps the last of duplicated keys
@@ -190,6 +218,14 @@ const std::vector<std::string>& cluster_config_fields() {
     return names;
 }
 
+Value cluster_config_defaults() {
+    std::vector<std::pair<std::string, Value>> entries;
+    for (const auto& f : field_defaults()) {
+        entries.emplace_back(f.name, f.value);
+    }
+    return Value::map(std::move(entries));
+}
+
 const Value& ConfigFile::field(const std::string& name) const {
     static const Value k_none;
     const Value* v = fields.find(name);
@@ -201,10 +237,44 @@ bool ConfigFile::is_local_machine() const {
     return ce.is_string() && ce.as_string() == "LOCAL_MACHINE";
 }
 
+namespace {
+
+// JSON writes characters beyond U+FFFF as a surrogate pair of \u escapes, which
+// yaml-cpp rejects: put the character itself in their place.
+std::string join_json_surrogates(std::string_view text) {
+    static const std::regex pair_re(R"(\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2}))");
+    std::string out;
+    std::string input(text);
+    auto begin = std::sregex_iterator(input.begin(), input.end(), pair_re);
+    size_t last = 0;
+    for (auto it = begin; it != std::sregex_iterator(); ++it) {
+        size_t pos = static_cast<size_t>(it->position());
+        size_t backslashes = 0;
+        while (pos > backslashes && input[pos - 1 - backslashes] == '\\') {
+            ++backslashes;
+        }
+        if (backslashes % 2 == 1) {
+            continue;  // an escaped backslash followed by "u...", not an escape
+        }
+        unsigned hi = static_cast<unsigned>(std::stoul((*it)[1].str(), nullptr, 16));
+        unsigned lo = static_cast<unsigned>(std::stoul((*it)[2].str(), nullptr, 16));
+        unsigned cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+        out += input.substr(last, pos - last);
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+        last = pos + static_cast<size_t>(it->length());
+    }
+    return out + input.substr(last);
+}
+
+}  // namespace
+
 Value parse_yaml(std::string_view text, std::string_view origin) {
     try {
-        YAML::Node root = YAML::Load(std::string(text));
-        return convert(root, origin);
+        YAML::Node root = YAML::Load(origin.ends_with(".json") ? join_json_surrogates(text) : std::string(text));
+        return convert(root, origin, origin.ends_with(".json"));
     } catch (const YAML::Exception& e) {
         throw ConfigError(fmt::format("{}: invalid YAML: {}", where(e.mark, origin), e.msg));
     }

@@ -367,8 +367,8 @@ void add_torchrun_workers(const LaunchSettings& s, const HostFacts& facts, const
         w.env["TORCHELASTIC_RESTART_COUNT"] = "0";
         w.env["TORCHELASTIC_MAX_RESTARTS"] = s.str("max_restarts");
         w.env["TORCHELASTIC_RUN_ID"] = plan.run_id;
-        // Rank 0's worker hosts the c10d store until the launcher hosts it (agent store issue).
-        w.env["TORCHELASTIC_USE_AGENT_STORE"] = "False";
+        // The launcher on machine 0 hosts the c10d store, as torchrun's agent does.
+        w.env["TORCHELASTIC_USE_AGENT_STORE"] = "True";
         w.env["TORCH_NCCL_ASYNC_ERROR_HANDLING"] = async_errors;
         plan.workers.push_back(std::move(w));
     }

@@ -53,7 +53,7 @@ Spawned spawn_process(const ProcessSpec& spec) {
         int err = errno;
         ssize_t ignored = write(error_pipe[1], &err, sizeof err);
         (void)ignored;
-        _exit(127);
+        _exit(err == ENOENT ? 127 : 126);  // as a shell: not found / found but not runnable
     }
     // Also set the group here, so signalling the group works even before the child ran.
     setpgid(pid, pid);

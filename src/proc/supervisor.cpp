@@ -7,7 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
+#include <set>
 #include <fstream>
 #include <system_error>
 
@@ -113,8 +118,11 @@ void Supervisor::reap(GroupOutcome& out, std::vector<bool>& live, const std::vec
                 idx = i;
             }
         }
-        if (idx < pids.size()) {
-            killpg(pid, SIGKILL);  // leftovers of a worker that has ended
+        if (idx < pids.size() && !m_kill_deadline) {
+            // Leftovers of a worker that ended on its own. While the job is being
+            // stopped they are spared: they got the stop signal with their group and
+            // have until the deadline (see wait_for_orphans).
+            killpg(pid, SIGKILL);
         }
         int status = 0;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -186,31 +194,123 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& specs) {
             }
         }
     }
+    if (m_kill_deadline) {
+        wait_for_orphans(out, pids);
+    }
     kill_orphans();
     return out;
 }
 
-void Supervisor::kill_orphans() {
-    // Anything still our child now is a reparented descendant of a worker.
+void Supervisor::wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& pids) {
+    // Descendants that outlived their worker were reparented to us (subreaper).
+    // Members of a worker's group already got the stop signal with it; the others
+    // (their own group or session) get it now. All have until the deadline, unless
+    // a further signal to the launcher says "now".
+    const int stop_signal = out.launcher_signal.value_or(SIGTERM);
+    std::set<pid_t> signalled;
+    while (true) {
+        while (waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
+        std::vector<pid_t> orphans = own_children();
+        if (orphans.empty()) {
+            return;
+        }
+        for (pid_t pid : orphans) {
+            if (signalled.insert(pid).second) {
+                pid_t group = getpgid(pid);
+                if (std::find(pids.begin(), pids.end(), group) == pids.end()) {
+                    kill(pid, stop_signal);
+                }
+            }
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*m_kill_deadline -
+                                                                          std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            return;
+        }
+        // SIGCHLD from an orphan arrives on the signalfd; the timeout also covers a
+        // descendant reparented without one of our children exiting.
+        pollfd pfd{m_signal_fd, POLLIN, 0};
+        int r = poll(&pfd, 1, static_cast<int>(std::min<long>(left.count() + 1, 50)));
+        if (r < 0 && errno != EINTR) {
+            return;
+        }
+        signalfd_siginfo info{};
+        while (read(m_signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+            if (info.ssi_signo != SIGCHLD) {
+                ++m_signals_seen;
+                if (!out.launcher_signal) {
+                    out.launcher_signal = static_cast<int>(info.ssi_signo);
+                }
+                return;
+            }
+        }
+    }
+}
+
+std::vector<pid_t> Supervisor::own_children() {
+    std::vector<pid_t> children;
     DIR* tasks = opendir("/proc/self/task");
     if (!tasks) {
-        return;
+        return children;
     }
-    std::vector<pid_t> orphans;
+    bool listed = false;
     while (dirent* e = readdir(tasks)) {
         if (e->d_name[0] == '.') {
             continue;
         }
         std::ifstream in(std::string("/proc/self/task/") + e->d_name + "/children");
+        listed = listed || in.is_open();
         pid_t pid;
         while (in >> pid) {
-            orphans.push_back(pid);
+            children.push_back(pid);
         }
     }
     closedir(tasks);
-    for (pid_t pid : orphans) {
-        kill(pid, SIGKILL);
-        while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    if (listed) {
+        return children;
+    }
+    // Kernels without CONFIG_PROC_CHILDREN: find the processes whose parent we are.
+    const pid_t self = getpid();
+    DIR* procs = opendir("/proc");
+    if (!procs) {
+        return children;
+    }
+    while (dirent* e = readdir(procs)) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') {
+            continue;
+        }
+        std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
+        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        auto close = stat.rfind(')');
+        if (close == std::string::npos) {
+            continue;
+        }
+        char state = 0;
+        long ppid = 0;
+        if (std::sscanf(stat.c_str() + close + 1, " %c %ld", &state, &ppid) == 2 && ppid == self) {
+            children.push_back(static_cast<pid_t>(std::atol(e->d_name)));
+        }
+    }
+    closedir(procs);
+    return children;
+}
+
+void Supervisor::kill_orphans() {
+    // Anything still our child now is a reparented descendant of a worker. Killing
+    // one hands its own children to us in turn, so sweep until none is left.
+    for (int pass = 0; pass < 1000; ++pass) {
+        std::vector<pid_t> orphans = own_children();
+        if (orphans.empty()) {
+            return;
+        }
+        for (pid_t pid : orphans) {
+            kill(pid, SIGKILL);
+        }
+        for (pid_t pid : orphans) {
+            while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ assert os.environ["ACCELERATE_USE_CPU"] == "True"
 t = torch.tensor([float(rank + 1)])
 dist.all_reduce(t)
 dist.barrier()
-print(f"rank {rank}/{world} sum {t.item():.0f} local_rank {os.environ['LOCAL_RANK']}", flush=True)
+sys.stdout.write(f"rank {rank}/{world} sum {t.item():.0f} local_rank {os.environ['LOCAL_RANK']}\n")
 dist.destroy_process_group()
 '''
 

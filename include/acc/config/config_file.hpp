@@ -24,9 +24,13 @@ struct ConfigFile {
 
 // The ClusterConfig field names, in declaration order (upstream's iteration order).
 const std::vector<std::string>& cluster_config_fields();
+// Every ClusterConfig field with its dataclass default, in declaration order.
+Value cluster_config_defaults();
 
 // Parse YAML text into a Value as PyYAML's safe_load would (quoted 'no' is a
-// string, plain no is False). `origin` names the source in errors.
+// string, plain no is False). `origin` names the source in errors; an origin
+// ending in ".json" is read with JSON's scalar rules instead (as json.load:
+// 1e-05 is a float, NaN/Infinity accepted).
 // Throws ConfigError "origin:line:column: ..." on malformed YAML.
 Value parse_yaml(std::string_view text, std::string_view origin);
 

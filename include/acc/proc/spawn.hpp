@@ -16,7 +16,7 @@ struct ProcessSpec {
 
 struct Spawned {
     pid_t pid = -1;
-    int exec_errno = 0;  // non-zero: execve failed in the child, which exited 127
+    int exec_errno = 0;  // non-zero: execve failed in the child, which exited 127 (ENOENT) or 126
 };
 
 // Fork and exec `spec`. The child leads its own process group (so the whole

@@ -56,7 +56,10 @@ class Supervisor {
     void handle_signal(int signo, GroupOutcome& out, std::vector<bool>& live, const std::vector<pid_t>& pids);
     void stop_all(int signo, GroupOutcome& out, const std::vector<bool>& live, const std::vector<pid_t>& pids);
     void reap(GroupOutcome& out, std::vector<bool>& live, const std::vector<pid_t>& pids, size_t& remaining);
+    void wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& pids);
     void kill_orphans();
+    // Our direct children right now (workers, and descendants reparented to us).
+    static std::vector<pid_t> own_children();
 
     SupervisorOptions m_options;
     int m_signal_fd = -1;

@@ -1,0 +1,20 @@
+// Replacing a file so that readers (and a crash) see either the old or the new content, never a mix.
+#pragma once
+
+#include <string>
+
+namespace acc {
+
+// Write `content` to a temporary file in the same folder as `path`, fsync it,
+// rename it over `path`, then fsync the folder. The file keeps the mode of the
+// file it replaces (0644 & ~umask for a new one). Throws acc::Error naming the
+// path and the OS error; the old file is untouched on failure.
+void write_file_atomically(const std::string& path, const std::string& content);
+
+// mkdir -p; throws acc::Error naming the folder that could not be made.
+void make_directories(const std::string& path);
+
+// The parent folder of `path` as os.path.dirname gives it ("" for a bare name).
+std::string parent_directory(const std::string& path);
+
+}  // namespace acc

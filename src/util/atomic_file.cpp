@@ -1,0 +1,117 @@
+#include "acc/util/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "acc/util/error.hpp"
+
+namespace acc {
+
+namespace {
+
+std::string os_error(int err) { return std::strerror(err); }
+
+}  // namespace
+
+std::string parent_directory(const std::string& path) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos) {
+        return "";
+    }
+    std::string head = path.substr(0, slash + 1);
+    while (head.size() > 1 && head.back() == '/') {
+        head.pop_back();
+    }
+    return head;
+}
+
+void make_directories(const std::string& path) {
+    if (path.empty()) {
+        return;
+    }
+    std::string cur;
+    for (size_t i = 0; i <= path.size(); ++i) {
+        if (i == path.size() || (path[i] == '/' && i > 0)) {
+            cur = path.substr(0, i);
+            struct stat st {};
+            if (stat(cur.c_str(), &st) == 0) {
+                if (!S_ISDIR(st.st_mode)) {
+                    throw Error(fmt::format("cannot create the folder {}: {} exists and is not a folder", path, cur));
+                }
+                continue;
+            }
+            if (mkdir(cur.c_str(), 0777) != 0 && errno != EEXIST) {
+                throw Error(fmt::format("cannot create the folder {}: {}", cur, os_error(errno)));
+            }
+        }
+    }
+}
+
+void write_file_atomically(const std::string& path, const std::string& content) {
+    std::string dir = parent_directory(path);
+    std::string base = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
+    if (base.empty()) {
+        throw Error(fmt::format("cannot write {}: the path names a folder, not a file", path));
+    }
+    std::random_device rd;
+    std::string tmp;
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+        tmp = fmt::format("{}{}.{}.{:08x}.tmp", dir.empty() ? "" : dir + "/", "." + base, getpid(), rd());
+        fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST) {
+            throw Error(fmt::format("cannot write {}: {} (check that the folder exists and is writable)", path,
+                                    os_error(errno)));
+        }
+    }
+    if (fd < 0) {
+        throw Error(fmt::format("cannot write {}: no free temporary name in its folder", path));
+    }
+    auto fail = [&](const std::string& what, int err) {
+        close(fd);
+        unlink(tmp.c_str());
+        throw Error(fmt::format("cannot write {}: {}: {}", path, what, os_error(err)));
+    };
+    struct stat old {};
+    if (stat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode)) {
+        fchmod(fd, old.st_mode & 07777);
+    }
+    size_t done = 0;
+    while (done < content.size()) {
+        ssize_t n = write(fd, content.data() + done, content.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            fail("write failed", errno);
+        }
+        done += static_cast<size_t>(n);
+    }
+    if (fsync(fd) != 0) {
+        fail("fsync failed", errno);
+    }
+    if (close(fd) != 0) {
+        int err = errno;
+        unlink(tmp.c_str());
+        throw Error(fmt::format("cannot write {}: close failed: {}", path, os_error(err)));
+    }
+    if (rename(tmp.c_str(), path.c_str()) != 0) {
+        int err = errno;
+        unlink(tmp.c_str());
+        throw Error(fmt::format("cannot write {}: {}", path, os_error(err)));
+    }
+    int dfd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+}
+
+}  // namespace acc

@@ -1,0 +1,92 @@
+"""A failing rank: the launcher exits with that rank's own status, stops the others at once,
+names the rank in its verdict, shows the @record traceback, and leaves nothing behind
+(no process, no run folder)."""
+import os
+import time
+
+from lib import TempDir, check, clean_env, finish, launch
+from supervision import (kill_leftovers, launch_args, lines, processes_with, reset_out, signals,
+                         write_worker)
+
+
+def failing_rank_case(tmp, worker, out, how, status, description, attempts=2):
+    """Rank 1 fails with `how`; ranks 0 and 2 record SIGTERM and exit. The 100 ms bound on the
+    teardown gets one retry, as a loaded machine can stall any process for a moment."""
+    for attempt in range(attempts):
+        reset_out(out)
+        marker = "sup_%s_%d_%d" % (how, os.getpid(), attempt)
+        env = clean_env(tmp, ACC_TEST_MARKER=marker)
+        r = launch(launch_args(worker, out, "fail=1:" + how), cwd=tmp, env=env, timeout=120)
+        left = processes_with(marker)
+        kill_leftovers(marker)
+        pid1 = int(lines(out, "pid.1")[-1]) if lines(out, "pid.1") else -1
+        failed_at = float(lines(out, "failed_at")[0]) if lines(out, "failed_at") else 0.0
+        stop_times = [float(l.split()[1]) for rank in (0, 2) for l in lines(out, "sig.%d" % rank)]
+        slowest = max(stop_times) - failed_at if stop_times else 99.0
+        if slowest >= 0.1 and attempt + 1 < attempts:
+            print("note: [%s] teardown took %.3f s; retrying once" % (how, slowest), flush=True)
+            continue
+        label = "[fail=1:%s]" % how
+        check(r.returncode == status, "%s launcher exits %d, the rank's own status (got %d)" % (label, status, r.returncode))
+        verdict = "accelerate launch: rank 1 (local_rank 1, pid %d) %s" % (pid1, description)
+        check(verdict in r.stderr, "%s verdict %r in stderr: %r" % (label, verdict, r.stderr[-600:]))
+        check("stopped ranks 0, 2" in r.stderr, "%s verdict names the stopped ranks" % label)
+        check(signals(out, 0) == [15] and signals(out, 2) == [15],
+              "%s ranks 0 and 2 got SIGTERM once (%s, %s)" % (label, signals(out, 0), signals(out, 2)))
+        check(slowest < 0.1, "%s the others were stopped within 100 ms of the failure (%.3f s)" % (label, slowest))
+        check(left == [], "%s no process of the job survives the launcher (%s)" % (label, left))
+        check(not [n for n in os.listdir(tmp) if n.startswith("torchelastic_")],
+              "%s the run folder under TMPDIR is removed" % label)
+        return r
+
+
+with TempDir() as tmp:
+    worker, out = write_worker(tmp)
+    failing_rank_case(tmp, worker, out, "exit3", 3, "exited with status 3")
+    failing_rank_case(tmp, worker, out, "segv", 139, "was killed by signal 11 (SIGSEGV)")
+    failing_rank_case(tmp, worker, out, "kill", 137, "was killed by signal 9 (SIGKILL)")
+
+    # @record: the root-cause traceback from TORCHELASTIC_ERROR_FILE is in the verdict.
+    reset_out(out)
+    r = launch(launch_args(worker, out, "fail=2:record"), cwd=tmp, env=clean_env(tmp), timeout=120)
+    check(r.returncode == 1, "[record] exit 1 (got %d)" % r.returncode)
+    check("rank 2 (local_rank 2" in r.stderr and "exited with status 1" in r.stderr, "[record] verdict names rank 2")
+    check("Traceback (most recent call last):" in r.stderr and "RuntimeError: boom from rank 2" in r.stderr,
+          "[record] the traceback is shown: %r" % r.stderr[-800:])
+    errfile = lines(out, "errfile.2")[0]
+    check(errfile.startswith(tmp + "/torchelastic_") and errfile.endswith("/attempt_0/2/error.json"),
+          "[record] TORCHELASTIC_ERROR_FILE is <TMPDIR>/torchelastic_*/<run>/attempt_0/2/error.json (%s)" % errfile)
+    check(not os.path.exists(errfile) and not [n for n in os.listdir(tmp) if n.startswith("torchelastic_")],
+          "[record] the run folder is removed after the run")
+
+    # Data-loader style children of every rank go with the job, even those of surviving ranks.
+    reset_out(out)
+    marker = "sup_children_%d" % os.getpid()
+    r = launch(launch_args(worker, out, "fail=0:exit3", "children=2"), cwd=tmp,
+               env=clean_env(tmp, ACC_TEST_MARKER=marker), timeout=120)
+    left = processes_with(marker)
+    kill_leftovers(marker)
+    kids = [int(p) for rank in range(3) for p in lines(out, "kid.%d" % rank)]
+    check(r.returncode == 3, "[children] exit 3 (got %d)" % r.returncode)
+    check(len(kids) == 6, "[children] each rank forked 2 children (%d)" % len(kids))
+    check(left == [], "[children] no child survives (%s)" % left)
+
+    # A rank that ignores SIGTERM is SIGKILLed once --grace_period (seconds) is over.
+    reset_out(out)
+    marker = "sup_grace_%d" % os.getpid()
+    t0 = time.monotonic()
+    r = launch(launch_args(worker, out, "fail=1:exit3", "on_signal=ignore", "children=1",
+                           flags=("--grace_period", "1.5")), cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker),
+               timeout=120)
+    took = time.monotonic() - t0
+    left = processes_with(marker)
+    kill_leftovers(marker)
+    failed_at = float(lines(out, "failed_at")[0])
+    check(r.returncode == 3, "[grace] exit 3 (got %d)" % r.returncode)
+    check(signals(out, 0)[:1] == [15], "[grace] rank 0 got SIGTERM and ignored it (%s)" % signals(out, 0))
+    check(time.time() - failed_at >= 1.4, "[grace] SIGKILL waited for the grace period")
+    check(took < 25, "[grace] --grace_period 1.5 shortened the 30 s default (%.1f s)" % took)
+    check(left == [], "[grace] nothing survives (%s)" % left)
+    check("rank 1 (local_rank 1" in r.stderr and "stopped ranks 0, 2" in r.stderr, "[grace] verdict: %r" % r.stderr[-400:])
+
+finish()

@@ -1,0 +1,50 @@
+"""--verdict_json PATH (our extension): how the run ended, as JSON, on success, failure and
+interruption; the failing rank's @record traceback is in it."""
+import json
+import os
+import signal
+import subprocess
+
+from lib import ACCELERATE, TempDir, check, clean_env, finish, launch
+from supervision import eventually, launch_args, ready, reset_out, write_worker
+
+with TempDir() as tmp:
+    worker, out = write_worker(tmp)
+    path = os.path.join(tmp, "verdict.json")
+
+    def verdict():
+        with open(path) as f:
+            return json.load(f)
+
+    r = launch(launch_args(worker, out, "fail=2:record", flags=("--verdict_json", path)), cwd=tmp,
+               env=clean_env(tmp), timeout=120)
+    v = verdict()
+    check(r.returncode == 1 and v["result"] == "failed" and v["exit_status"] == 1,
+          "[failed] result failed, exit status 1 (%s)" % {k: v[k] for k in ("result", "exit_status")})
+    ff = v["first_failure"]
+    check(ff["rank"] == 2 and ff["exit_code"] == 1 and not ff["stopped_by_launcher"], "[failed] first failure is rank 2")
+    check("RuntimeError: boom from rank 2" in (ff["root_cause"] or ""), "[failed] root cause from the error file")
+    check(ff["error_file"].endswith("/attempt_0/2/error.json"), "[failed] error file named")
+    others = [w for w in v["workers"] if w["rank"] != 2]
+    check(len(v["workers"]) == 3 and all(w["stopped_by_launcher"] and w["status"] == 143 for w in others),
+          "[failed] ranks 0 and 1 stopped by the launcher (exit 143 from their handler)")
+    check(all(w["error_file"] is None for w in others), "[failed] no error file for ranks that wrote none")
+
+    reset_out(out)
+    r = launch(launch_args(worker, out, "exit_after=0", flags=("--verdict_json", path)), cwd=tmp,
+               env=clean_env(tmp), timeout=120)
+    v = verdict()
+    check(r.returncode == 0 and v["result"] == "succeeded" and v["first_failure"] is None
+          and all(w["status"] == 0 for w in v["workers"]), "[succeeded] %s" % v["result"])
+
+    reset_out(out)
+    p = subprocess.Popen([ACCELERATE, "launch"] + launch_args(worker, out, flags=("--verdict_json", path)), cwd=tmp,
+                         env=clean_env(tmp), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    eventually(lambda: ready(out, 3))
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=60)
+    v = verdict()
+    check(p.returncode == 143 and v["result"] == "interrupted" and v["launcher_signal"] == "SIGTERM"
+          and v["exit_status"] == 143, "[interrupted] %s %s" % (v["result"], v["launcher_signal"]))
+
+finish()

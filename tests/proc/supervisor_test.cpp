@@ -1,0 +1,425 @@
+// The supervisor with real child processes (tests/children/test_child.cpp).
+// Every process a test starts carries ACC_TEST_MARKER=<unique> in its
+// environment, so "nothing of the job survives" is checked by scanning /proc.
+#include "acc/proc/supervisor.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+using namespace std::chrono_literals;
+using acc::proc::GroupOutcome;
+using acc::proc::ProcessSpec;
+using acc::proc::Supervisor;
+using acc::proc::SupervisorOptions;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+long ms_between(Clock::time_point a, Clock::time_point b) {
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count());
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::vector<long> read_numbers(const std::string& path) {
+    std::ifstream in(path);
+    std::vector<long> v;
+    for (long x; in >> x;) {
+        v.push_back(x);
+    }
+    return v;
+}
+
+// A live process (a zombie counts as gone: it runs no code and holds nothing).
+bool alive(pid_t pid) {
+    std::string stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+    if (stat.empty()) {
+        return false;
+    }
+    auto close = stat.rfind(')');
+    return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z';
+}
+
+// Pids of live processes whose environment holds `marker`.
+std::vector<pid_t> processes_with(const std::string& marker) {
+    std::vector<pid_t> found;
+    const std::string needle = "ACC_TEST_MARKER=" + marker;
+    DIR* d = opendir("/proc");
+    while (dirent* e = readdir(d)) {
+        char* end = nullptr;
+        long pid = std::strtol(e->d_name, &end, 10);
+        if (*end != '\0' || pid <= 0) {
+            continue;
+        }
+        std::string env = slurp(std::string("/proc/") + e->d_name + "/environ");
+        std::stringstream ss(env);
+        for (std::string entry; std::getline(ss, entry, '\0');) {
+            if (entry == needle && alive(static_cast<pid_t>(pid))) {
+                found.push_back(static_cast<pid_t>(pid));
+            }
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+// Waits (generously) until `pred` holds; the tests' "eventually".
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
+    auto end = Clock::now() + limit;
+    while (Clock::now() < end) {
+        if (pred()) {
+            return true;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    return pred();
+}
+
+class SupervisorTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        char pattern[] = "/tmp/acc_proc_test_XXXXXX";
+        ASSERT_NE(mkdtemp(pattern), nullptr);
+        m_dir = pattern;
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        m_marker = std::string(info->name()) + "_" + std::to_string(getpid());
+    }
+    void TearDown() override {
+        // Whatever a failed test left behind goes now, so it cannot disturb the next.
+        for (pid_t pid : processes_with(m_marker)) {
+            kill(pid, SIGKILL);
+        }
+        while (waitpid(-1, nullptr, WNOHANG) > 0) {
+        }
+        std::filesystem::remove_all(m_dir);
+    }
+
+    std::string file(const std::string& name) const { return m_dir + "/" + name; }
+
+    ProcessSpec child(std::vector<std::string> steps) const {
+        ProcessSpec spec;
+        spec.path = ACC_TEST_CHILD;
+        spec.argv.push_back("test_child");
+        for (auto& s : steps) {
+            spec.argv.push_back(std::move(s));
+        }
+        spec.envp = {"ACC_TEST_MARKER=" + m_marker, "PATH=/usr/bin:/bin"};
+        return spec;
+    }
+
+    std::vector<pid_t> survivors() const { return processes_with(m_marker); }
+
+    // `worker` fails on its own while two siblings sleep (honouring SIGTERM):
+    // the siblings are stopped within 100 ms of the failure being seen.
+    GroupOutcome expect_fast_teardown(std::vector<std::string> failing, int shell_status) {
+        Supervisor sup(SupervisorOptions{30s});
+        GroupOutcome out = sup.run({child({"forever"}), child(std::move(failing)), child({"forever"})});
+        EXPECT_TRUE(out.first_failure.has_value());
+        EXPECT_EQ(out.first_failure.value_or(99), 1u);
+        EXPECT_FALSE(out.launcher_signal.has_value());
+        const auto& failed = out.workers[1];
+        EXPECT_EQ(failed.status.shell_status(), shell_status);
+        EXPECT_FALSE(failed.stopped_by_launcher);
+        for (size_t i : {0u, 2u}) {
+            const auto& w = out.workers[i];
+            EXPECT_TRUE(w.stopped_by_launcher) << "worker " << i;
+            EXPECT_FALSE(w.status.exited) << "worker " << i;
+            EXPECT_EQ(w.status.signal, SIGTERM) << "worker " << i;
+            EXPECT_LT(ms_between(failed.ended, w.ended), 100) << "worker " << i << " outlived the failure";
+        }
+        EXPECT_TRUE(survivors().empty());
+        return out;
+    }
+
+    std::string m_dir;
+    std::string m_marker;
+};
+
+// Sends `signo` to this process `count` times, `gap` apart, once `ready_file`
+// holds `ready_lines` lines. Started after the Supervisor exists, so the thread
+// inherits its blocked mask and the signal queues on the signalfd.
+std::thread signal_self_when_ready(std::string ready_file, size_t ready_lines, int signo, int count,
+                                   std::chrono::milliseconds gap) {
+    return std::thread([=] {
+        eventually([&] { return read_numbers(ready_file).size() >= ready_lines; });
+        for (int k = 0; k < count; ++k) {
+            if (k > 0) {
+                std::this_thread::sleep_for(gap);
+            }
+            kill(getpid(), signo);
+        }
+    });
+}
+
+}  // namespace
+
+TEST_F(SupervisorTest, AllSucceed) {
+    Supervisor sup(SupervisorOptions{30s});
+    GroupOutcome out = sup.run({child({"exit", "0"}), child({"sleep_ms", "50", "exit", "0"})});
+    EXPECT_FALSE(out.first_failure);
+    EXPECT_FALSE(out.launcher_signal);
+    for (const auto& w : out.workers) {
+        EXPECT_TRUE(w.status.success());
+        EXPECT_GT(w.pid, 0);
+        EXPECT_FALSE(w.stopped_by_launcher);
+    }
+}
+
+TEST_F(SupervisorTest, ExitThreeStopsTheOthersAtOnce) {
+    expect_fast_teardown({"sleep_ms", "100", "exit", "3"}, 3);
+}
+
+TEST_F(SupervisorTest, SegfaultIsSignal11AndStatus139) {
+    auto out = expect_fast_teardown({"sleep_ms", "100", "segv"}, 139);
+    EXPECT_EQ(out.workers[1].status.signal, SIGSEGV);
+}
+
+TEST_F(SupervisorTest, SigkilledWorkerIsStatus137) {
+    auto out = expect_fast_teardown({"sleep_ms", "100", "raise", "KILL"}, 137);
+    EXPECT_EQ(out.workers[1].status.signal, SIGKILL);
+}
+
+TEST_F(SupervisorTest, TheFirstFailureIsNamedNotTheLater) {
+    Supervisor sup(SupervisorOptions{30s});
+    // Rank 2 fails first. Rank 0 then exits 143 from its SIGTERM handler and
+    // rank 1 is killed by SIGTERM: consequences, not the first failure.
+    auto out = sup.run({child({"record", file("sig0"), "forever"}), child({"sleep_ms", "2000", "exit", "4"}),
+                        child({"sleep_ms", "100", "exit", "7"})});
+    ASSERT_TRUE(out.first_failure);
+    EXPECT_EQ(*out.first_failure, 2u);
+    EXPECT_EQ(out.workers[2].status.code, 7);
+    EXPECT_EQ(out.workers[1].status.signal, SIGTERM);
+    EXPECT_TRUE(out.workers[1].stopped_by_launcher);
+    EXPECT_EQ(out.workers[0].status.code, 128 + SIGTERM);
+    EXPECT_EQ(read_numbers(file("sig0")), std::vector<long>{SIGTERM});
+}
+
+TEST_F(SupervisorTest, WorkerIgnoringSigtermWithChildrenIsKilledAfterTheGracePeriod) {
+    Supervisor sup(SupervisorOptions{300ms});
+    auto out = sup.run({child({"ignore", "TERM", "fork_sleep", "2", file("kids"), "forever"}),
+                        child({"sleep_ms", "200", "exit", "1"})});
+    ASSERT_TRUE(out.first_failure);
+    EXPECT_EQ(*out.first_failure, 1u);
+    const auto& stubborn = out.workers[0];
+    EXPECT_EQ(stubborn.status.signal, SIGKILL);
+    EXPECT_TRUE(stubborn.stopped_by_launcher);
+    long waited = ms_between(out.workers[1].ended, stubborn.ended);
+    EXPECT_GE(waited, 250) << "SIGKILL came before the grace period ended";
+    EXPECT_LT(waited, 3000) << "SIGKILL came long after the grace period";
+    auto kids = read_numbers(file("kids"));
+    EXPECT_EQ(kids.size(), 2u);
+    for (long pid : kids) {
+        EXPECT_FALSE(alive(static_cast<pid_t>(pid))) << "the worker's child " << pid << " survived";
+    }
+    EXPECT_TRUE(survivors().empty());
+}
+
+TEST_F(SupervisorTest, ChildrenOfAStoppedWorkerGetTheGracePeriodToo) {
+    // Worker 0 dies at once on SIGTERM; its child takes 300 ms to finish its own
+    // SIGTERM handler. It must not be SIGKILLed when its parent exits.
+    Supervisor sup(SupervisorOptions{30s});
+    auto out = sup.run({child({"record", file("sig0"), "record_delay", "300", "fork_sleep", "1", file("kids"),
+                               "record_delay", "0", "pidfile", file("ready"), "forever"}),
+                        child({"sleep_ms", "200", "exit", "1"})});
+    EXPECT_EQ(out.first_failure.value_or(99), 1u);
+    EXPECT_EQ(read_numbers(file("sig0")), (std::vector<long>{SIGTERM, SIGTERM}));
+    EXPECT_TRUE(survivors().empty());
+}
+
+TEST_F(SupervisorTest, ChildIgnoringSigtermOfAStoppedWorkerIsKilledAtTheDeadline) {
+    Supervisor sup(SupervisorOptions{400ms});
+    auto start = Clock::now();
+    auto out = sup.run({child({"ignore", "TERM", "fork_sleep", "1", file("kids"), "record", file("sig0"),
+                               "pidfile", file("ready"), "forever"}),
+                        child({"sleep_ms", "200", "exit", "1"})});
+    long took = ms_between(start, Clock::now());
+    EXPECT_EQ(out.workers[0].status.code, 128 + SIGTERM);
+    EXPECT_GE(took, 200 + 350) << "the child was not given the grace period";
+    EXPECT_LT(took, 5000);
+    auto kids = read_numbers(file("kids"));
+    ASSERT_EQ(kids.size(), 1u);
+    EXPECT_FALSE(alive(static_cast<pid_t>(kids[0])));
+    EXPECT_TRUE(survivors().empty());
+}
+
+TEST_F(SupervisorTest, ChildrenLeftByASucceedingWorkerAreStopped) {
+    Supervisor sup(SupervisorOptions{30s});
+    auto out = sup.run({child({"ignore", "TERM", "fork_sleep", "2", file("kids"), "sleep_ms", "100", "exit", "0"})});
+    EXPECT_FALSE(out.first_failure);
+    EXPECT_EQ(read_numbers(file("kids")).size(), 2u);
+    EXPECT_TRUE(survivors().empty());
+}
+
+TEST_F(SupervisorTest, ExecFailureIsReported) {
+    Supervisor sup(SupervisorOptions{30s});
+    ProcessSpec missing = child({});
+    missing.path = file("does-not-exist");
+    auto out = sup.run({child({"forever"}), missing});
+    ASSERT_TRUE(out.first_failure);
+    EXPECT_EQ(*out.first_failure, 1u);
+    EXPECT_EQ(out.workers[1].exec_errno, ENOENT);
+    EXPECT_EQ(out.workers[1].status.shell_status(), 127);
+    EXPECT_EQ(out.workers[0].status.signal, SIGTERM);
+    EXPECT_EQ(out.workers[0].exec_errno, 0);
+    EXPECT_TRUE(survivors().empty());
+
+    ProcessSpec not_executable = child({});
+    not_executable.path = file("plain.txt");
+    std::ofstream(not_executable.path) << "not a program\n";
+    out = sup.run({not_executable});
+    EXPECT_EQ(out.first_failure.value_or(99), 0u);
+    EXPECT_EQ(out.workers[0].exec_errno, EACCES);
+    EXPECT_EQ(out.workers[0].status.shell_status(), 126);
+}
+
+TEST_F(SupervisorTest, OrphanedGrandchildrenInTheirOwnSessionAreSwept) {
+    Supervisor sup(SupervisorOptions{30s});
+    auto out = sup.run({child({"orphan", file("orphans"), "exit", "0"}), child({"sleep_ms", "50", "exit", "0"})});
+    EXPECT_FALSE(out.first_failure);
+    auto orphans = read_numbers(file("orphans"));
+    ASSERT_EQ(orphans.size(), 2u);
+    for (long pid : orphans) {
+        EXPECT_FALSE(alive(static_cast<pid_t>(pid))) << "orphan " << pid << " survived the run";
+    }
+    EXPECT_TRUE(survivors().empty());
+}
+
+TEST_F(SupervisorTest, OrphansOfAFailedRunGetTheStopSignalAndAreSwept) {
+    // The orphans live in their own session: the worker's group signal misses them,
+    // so the launcher sends them SIGTERM itself rather than wait out the grace period.
+    Supervisor sup(SupervisorOptions{30s});
+    auto start = Clock::now();
+    auto out = sup.run({child({"orphan", file("orphans"), "forever"}), child({"sleep_ms", "300", "exit", "2"})});
+    EXPECT_LT(ms_between(start, Clock::now()), 10000) << "waited for the grace period";
+    ASSERT_TRUE(out.first_failure);
+    EXPECT_EQ(read_numbers(file("orphans")).size(), 2u);
+    EXPECT_TRUE(survivors().empty());
+}
+
+TEST_F(SupervisorTest, OrphansIgnoringSigtermAreKilledAtTheDeadline) {
+    Supervisor sup(SupervisorOptions{400ms});
+    auto start = Clock::now();
+    auto out = sup.run({child({"ignore", "TERM", "orphan", file("orphans"), "ignore", "TERM", "exit", "0"}),
+                        child({"sleep_ms", "300", "exit", "2"})});
+    ASSERT_TRUE(out.first_failure);
+    EXPECT_GE(ms_between(start, Clock::now()), 300 + 350) << "the orphans were not given the grace period";
+    for (long pid : read_numbers(file("orphans"))) {
+        EXPECT_FALSE(alive(static_cast<pid_t>(pid)));
+    }
+    EXPECT_TRUE(survivors().empty());
+}
+
+TEST_F(SupervisorTest, LauncherSigtermIsForwardedToEveryGroup) {
+    Supervisor sup(SupervisorOptions{30s});
+    auto sender = signal_self_when_ready(file("ready"), 2, SIGTERM, 1, 0ms);
+    auto out = sup.run({child({"record", file("sig0"), "fork_sleep", "1", file("kids"), "pidfile", file("ready"),
+                               "forever"}),
+                        child({"record", file("sig1"), "pidfile", file("ready"), "forever"})});
+    sender.join();
+    ASSERT_TRUE(out.launcher_signal);
+    EXPECT_EQ(*out.launcher_signal, SIGTERM);
+    EXPECT_FALSE(out.first_failure);
+    // Worker 0's child is in its group and inherited its handler: it recorded SIGTERM too.
+    EXPECT_EQ(read_numbers(file("sig0")), (std::vector<long>{SIGTERM, SIGTERM}));
+    EXPECT_EQ(read_numbers(file("sig1")), std::vector<long>{SIGTERM});
+    for (const auto& w : out.workers) {
+        EXPECT_TRUE(w.stopped_by_launcher);
+        EXPECT_EQ(w.status.shell_status(), 128 + SIGTERM);
+    }
+    EXPECT_TRUE(survivors().empty());
+}
+
+TEST_F(SupervisorTest, ASecondSignalKillsAtOnce) {
+    Supervisor sup(SupervisorOptions{60s});
+    auto start = Clock::now();
+    auto sender = signal_self_when_ready(file("ready"), 2, SIGINT, 2, 200ms);
+    auto out = sup.run({child({"ignore", "INT", "pidfile", file("ready"), "forever"}),
+                        child({"ignore", "INT", "ignore", "TERM", "pidfile", file("ready"), "forever"})});
+    sender.join();
+    EXPECT_LT(ms_between(start, Clock::now()), 20000) << "waited for the grace period";
+    ASSERT_TRUE(out.launcher_signal);
+    EXPECT_EQ(*out.launcher_signal, SIGINT);
+    for (const auto& w : out.workers) {
+        EXPECT_EQ(w.status.signal, SIGKILL);
+    }
+    EXPECT_TRUE(survivors().empty());
+}
+
+TEST_F(SupervisorTest, LauncherSignalEscalatesToSigkillAfterTheGracePeriod) {
+    Supervisor sup(SupervisorOptions{300ms});
+    auto sender = signal_self_when_ready(file("ready"), 1, SIGHUP, 1, 0ms);
+    auto start = Clock::now();
+    auto out = sup.run({child({"ignore", "HUP", "pidfile", file("ready"), "forever"})});
+    sender.join();
+    EXPECT_EQ(out.launcher_signal.value_or(0), SIGHUP);
+    EXPECT_EQ(out.workers[0].status.signal, SIGKILL);
+    EXPECT_GE(ms_between(start, out.workers[0].ended), 250);
+}
+
+TEST_F(SupervisorTest, SignalBetweenRunsIsReported) {
+    Supervisor sup(SupervisorOptions{30s});
+    auto first = sup.run({child({"exit", "1"})});
+    EXPECT_TRUE(first.first_failure);
+    kill(getpid(), SIGTERM);
+    EXPECT_EQ(sup.pending_signal().value_or(0), SIGTERM);
+    EXPECT_FALSE(sup.pending_signal());
+}
+
+TEST_F(SupervisorTest, SignalBeforeTheStartStopsTheRun) {
+    Supervisor sup(SupervisorOptions{30s});
+    kill(getpid(), SIGINT);
+    auto start = Clock::now();
+    auto out = sup.run({child({"forever"}), child({"forever"})});
+    EXPECT_EQ(out.launcher_signal.value_or(0), SIGINT);
+    EXPECT_LT(ms_between(start, Clock::now()), 5000);
+    EXPECT_TRUE(survivors().empty());
+}
+
+TEST_F(SupervisorTest, WorkersDieWithTheLauncherEvenBySigkill) {
+    // A stand-in launcher: a forked copy of this process running a Supervisor.
+    pid_t launcher = fork();
+    ASSERT_GE(launcher, 0);
+    if (launcher == 0) {
+        Supervisor sup(SupervisorOptions{30s});
+        sup.run({child({"pidfile", file("ready"), "forever"}), child({"fork_sleep", "1", file("kids"), "pidfile",
+                                                                      file("ready"), "forever"})});
+        _exit(0);
+    }
+    ASSERT_TRUE(eventually([&] { return read_numbers(file("ready")).size() >= 2; }));
+    auto workers = read_numbers(file("ready"));
+    kill(launcher, SIGKILL);
+    waitpid(launcher, nullptr, 0);
+    EXPECT_TRUE(eventually(
+        [&] {
+            for (long pid : workers) {
+                if (alive(static_cast<pid_t>(pid))) {
+                    return false;
+                }
+            }
+            return true;
+        },
+        1s))
+        << "a worker outlived its SIGKILLed launcher by more than 1 s";
+}
