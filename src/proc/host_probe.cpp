@@ -39,6 +39,11 @@ int count_visible_devices(const std::string& visible, int physical) {
 }
 
 int cuda_device_count(const Environment& env) {
+    // No NVIDIA driver loaded (no /dev/nvidiactl, no /proc/driver/nvidia, also absent in
+    // containers without GPUs): skip the library search and its ~40 failed lookups.
+    if (access("/dev/nvidiactl", F_OK) != 0 && access("/proc/driver/nvidia", F_OK) != 0) {
+        return 0;
+    }
     void* lib = dlopen("libnvidia-ml.so.1", RTLD_LAZY | RTLD_LOCAL);
     if (!lib) {
         return 0;
