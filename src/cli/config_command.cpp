@@ -14,13 +14,13 @@
 #include <fmt/format.h>
 
 #include "acc/cli/prompters.hpp"
-#include "acc/cli/python_tools.hpp"
+#include "acc/proc/subprocess.hpp"
 #include "acc/config/config_commands.hpp"
 #include "acc/config/config_file.hpp"
 #include "acc/config/serialize.hpp"
 #include "acc/config/wizard.hpp"
 #include "acc/proc/host_probe.hpp"
-#include "acc/util/atomic_file.hpp"
+#include "acc/proc/atomic_file.hpp"
 #include "acc/util/error.hpp"
 #include "acc/util/strings.hpp"
 
@@ -144,7 +144,7 @@ bool file_exists(const std::string& path) {
 int config_default(const std::optional<std::string>& save_location, const std::string& mixed_precision,
                    const Environment& env) {
     std::string path = save_location.value_or(config::default_config_path(env));
-    make_directories(parent_directory(path));
+    proc::make_directories(proc::parent_directory(path));
     if (file_exists(path)) {
         fmt::print("Configuration already exists at {}, will not override. Run `accelerate config` manually or pass "
                    "a different `save_location`.\n",
@@ -152,7 +152,7 @@ int config_default(const std::optional<std::string>& save_location, const std::s
         return 0;
     }
     Value dict = config::default_config_dict(mixed_precision, proc::cuda_device_count(env));
-    write_file_atomically(path, config::to_json(dict));  // upstream always writes JSON here
+    proc::write_file_atomically(path, config::to_json(dict));  // upstream always writes JSON here
     fmt::print("accelerate configuration saved at {}\n", config::python_path_str(path));
     return 0;
 }
@@ -173,7 +173,7 @@ int config_update(const std::optional<std::string>& config_file, const Environme
         }
     }
     Value dict = config::loaded_config_dict(config::load_config_file(path));
-    write_file_atomically(path, config::render_config(dict, path));
+    proc::write_file_atomically(path, config::render_config(dict, path));
     fmt::print("Successfully updated the configuration file at {}.\n", path);
     return 0;
 }
@@ -203,8 +203,8 @@ int config_wizard(const std::optional<std::string>& config_file, const Environme
         }
     }
     Value dict = config::to_dict(result);
-    make_directories(parent_directory(path));
-    write_file_atomically(path, config::render_config(dict, path));
+    proc::make_directories(proc::parent_directory(path));
+    proc::write_file_atomically(path, config::render_config(dict, path));
     fmt::print("accelerate configuration saved at {}\n", path);
     return 0;
 }
@@ -267,7 +267,7 @@ int run_env_command(const std::optional<std::string>& config_file, const Environ
     config::EnvFacts facts;
     facts.native_version = ACC_NATIVE_VERSION;
     facts.platform = platform_string();
-    facts.accelerate_location = proc::find_executable("accelerate", env).value_or(self_executable());
+    facts.accelerate_location = proc::find_executable("accelerate", env).value_or(proc::self_executable());
     facts.ram_bytes = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
     facts.cuda_devices = proc::cuda_device_count(env);
     facts.config_passed = config_file.has_value();
@@ -277,9 +277,9 @@ int run_env_command(const std::optional<std::string>& config_file, const Environ
     } else if (std::string path = config::default_config_path(env); file_exists(path)) {
         facts.config = config::loaded_config_dict(config::load_config_file(path));
     }
-    if (auto python = find_python(env)) {
+    if (auto python = proc::find_python(env)) {
         facts.python_executable = *python;
-        Captured probe = run_capture({*python, "-c", k_env_probe}, env, 120);
+        proc::Captured probe = proc::run_capture({*python, "-c", k_env_probe}, env, 120);
         if (probe.status == 0) {
             try {
                 Value info = config::parse_yaml(probe.out, "python probe");
@@ -309,12 +309,12 @@ const char* const k_find_test_script =
     "'test_script.py'))";
 
 int run_test_command(const std::optional<std::string>& config_file, const Environment& env) {
-    auto python = find_python(env);
+    auto python = proc::find_python(env);
     if (!python) {
         throw Error("accelerate test needs Python with the accelerate package: put python3 on PATH or set "
                     "PYTHON_EXEC=/path/to/python");
     }
-    Captured probe = run_capture({*python, "-c", k_find_test_script}, env, 120);
+    proc::Captured probe = proc::run_capture({*python, "-c", k_find_test_script}, env, 120);
     std::string script = trim(probe.out);
     if (probe.status != 0 || script.empty()) {
         throw Error(fmt::format("accelerate test runs the Python package's test script, but `import accelerate` "
@@ -326,7 +326,7 @@ int run_test_command(const std::optional<std::string>& config_file, const Enviro
     if (stat(script.c_str(), &st) != 0) {
         throw Error(fmt::format("the accelerate package in {} has no test script at {}; reinstall it", *python, script));
     }
-    std::vector<std::string> argv = {self_executable(), "launch"};
+    std::vector<std::string> argv = {proc::self_executable(), "launch"};
     std::string shown = "accelerate launch";
     if (config_file) {
         argv.push_back("--config_file=" + *config_file);
@@ -337,7 +337,7 @@ int run_test_command(const std::optional<std::string>& config_file, const Enviro
     fmt::print("\nRunning:  {}\n", shown);
     std::fflush(stdout);
     std::vector<std::string> stderr_lines;
-    int rc = run_streaming(
+    int rc = proc::run_streaming(
         argv, env,
         [](const std::string& line) {
             std::string l = line;
@@ -434,12 +434,12 @@ int run_test(const std::vector<std::string>& args) {
 
 int run_with_python_package(const std::string& command, const std::vector<std::string>& args) {
     Environment env = Environment::from_process();
-    auto python = find_python(env);
+    auto python = proc::find_python(env);
     std::string reason;
     if (!python) {
         reason = "no Python was found (put python3 on PATH or set PYTHON_EXEC)";
     } else {
-        Captured probe = run_capture(
+        proc::Captured probe = proc::run_capture(
             {*python, "-c",
              "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('accelerate.commands.accelerate_cli') "
              "else 1)"},
@@ -449,7 +449,7 @@ int run_with_python_package(const std::string& command, const std::vector<std::s
             argv.insert(argv.end(), args.begin(), args.end());
             std::fflush(stdout);
             std::fflush(stderr);
-            exec_replace(argv);
+            proc::exec_replace(argv);
             throw Error(fmt::format("cannot run {}: {}", *python, std::strerror(errno)));
         }
         reason = fmt::format("the Python package `accelerate` is not importable by {} (pip install accelerate, or "

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -16,10 +17,14 @@
 #include "acc/launch/dry_run.hpp"
 #include "acc/launch/exit_policy.hpp"
 #include "acc/launch/launch_plan.hpp"
+#include "acc/launch/output_spec.hpp"
 #include "acc/launch/resolve.hpp"
+#include "acc/launch/rendezvous.hpp"
 #include "acc/proc/host_probe.hpp"
+#include "acc/proc/machine_link.hpp"
 #include "acc/proc/run_dir.hpp"
 #include "acc/proc/store_server.hpp"
+#include "acc/proc/subprocess.hpp"
 #include "acc/proc/supervisor.hpp"
 #include "acc/util/error.hpp"
 #include "acc/util/strings.hpp"
@@ -56,25 +61,21 @@ launch::HostFacts probe_host(const Environment& env, bool need_python) {
     facts.mpi_launcher = [env]() -> std::optional<std::pair<std::string, std::string>> {
         for (const char* name : {"mpirun", "mpiexec"}) {
             if (auto path = proc::find_executable(name, env)) {
-                auto version = proc::command_output({*path, "--version"});
-                if (!version) {
+                proc::Captured version = proc::run_capture({*path, "--version"}, env, 30);
+                if (version.status != 0) {
                     throw Error(fmt::format("`{} --version` failed; check the MPI installation", *path));
                 }
-                return std::make_pair(*path, *version);
+                return std::make_pair(*path, version.out);
             }
         }
         return std::nullopt;
     };
     if (need_python) {
-        if (auto exec = env.get_nonempty("PYTHON_EXEC")) {
-            facts.python = *exec;
-        } else if (auto py3 = proc::find_executable("python3", env)) {
-            facts.python = *py3;
-        } else if (auto py = proc::find_executable("python", env)) {
-            facts.python = *py;
-        } else {
+        auto python = proc::find_python(env);
+        if (!python) {
             throw Error("no Python interpreter found: put python3 on PATH or set PYTHON_EXEC=/path/to/python");
         }
+        facts.python = *python;
     }
     return facts;
 }
@@ -130,8 +131,24 @@ std::vector<std::string> full_env(const Environment& base, const std::map<std::s
     return env.to_envp();
 }
 
+// The last `n` lines of a log file (read from its last 64 KiB).
+std::string log_tail(const std::string& path, size_t n) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return {};
+    }
+    in.seekg(0, std::ios::end);
+    const std::streamoff size = in.tellg();
+    const std::streamoff start = std::max<std::streamoff>(0, size - 64 * 1024);
+    in.seekg(start);
+    std::string text(static_cast<size_t>(size - start), '\0');
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(in.gcount()));
+    return launch::last_lines(text, n);
+}
+
 void print_verdict(const launch::LaunchPlan& plan, const proc::GroupOutcome& out,
-                   const std::vector<std::string>& error_files) {
+                   const std::vector<std::string>& error_files, const std::vector<std::string>& stderr_logs = {}) {
     size_t idx = *out.first_failure;
     const auto& failed = out.workers[idx];
     const auto& spec = plan.workers[idx];
@@ -140,7 +157,8 @@ void print_verdict(const launch::LaunchPlan& plan, const proc::GroupOutcome& out
                           : fmt::format("the worker (pid {})", failed.pid);
     std::string how = failed.exec_errno
                           ? fmt::format("could not start: {}: {}", spec.argv[0], std::strerror(failed.exec_errno))
-                          : launch::describe(failed.status);
+                      : failed.oom_killed ? "was killed by the kernel's OOM killer (signal 9, SIGKILL)"
+                                          : launch::describe(failed.status);
     std::vector<std::string> stopped;
     for (size_t i = 0; i < out.workers.size(); ++i) {
         if (i != idx && out.workers[i].stopped_by_launcher) {
@@ -155,6 +173,13 @@ void print_verdict(const launch::LaunchPlan& plan, const proc::GroupOutcome& out
     if (idx < error_files.size()) {
         if (auto cause = read_error_file(error_files[idx])) {
             fmt::print(stderr, "root cause (rank {}, from {}):\n{}\n", spec.rank, error_files[idx], *cause);
+            return;
+        }
+    }
+    // No error file, but its stderr went to a log (--redirects / --tee): its last words.
+    if (idx < stderr_logs.size() && !stderr_logs[idx].empty()) {
+        if (std::string tail = log_tail(stderr_logs[idx], 20); !tail.empty()) {
+            fmt::print(stderr, "last lines of rank {}'s stderr (from {}):\n{}\n", spec.rank, stderr_logs[idx], tail);
         }
     }
 }
@@ -197,7 +222,8 @@ void write_verdict_json(const std::string& path, const launch::JobVerdict& verdi
 
 // torchrun's agent hosts the c10d store its workers use (TORCHELASTIC_USE_AGENT_STORE=True);
 // so do we. Binding here, before any worker starts, holds the port: no race, no collision.
-std::unique_ptr<proc::StoreServer> host_agent_store(launch::LaunchPlan& plan, const launch::LaunchSettings& s) {
+std::unique_ptr<proc::StoreServer> host_agent_store(launch::LaunchPlan& plan, const launch::LaunchSettings& s,
+                                                    std::string* bound_host = nullptr) {
     if (!plan.torchrun_env || plan.machine_rank != 0 || plan.workers.empty()) {
         return nullptr;
     }
@@ -212,6 +238,7 @@ std::unique_ptr<proc::StoreServer> host_agent_store(launch::LaunchPlan& plan, co
     } catch (const std::system_error& e) {
         if (multi && e.code().value() == EADDRNOTAVAIL) {
             server = std::make_unique<proc::StoreServer>("", port);
+            host = "127.0.0.1";  // all interfaces: this machine's own launcher joins through loopback
         } else if (!multi && e.code().value() == EADDRINUSE) {
             server = std::make_unique<proc::StoreServer>(host, 0);
             fmt::print(stderr,
@@ -232,8 +259,36 @@ std::unique_ptr<proc::StoreServer> host_agent_store(launch::LaunchPlan& plan, co
         w.env["MASTER_PORT"] = std::to_string(server->port());
     }
     server->start();
+    if (bound_host) {
+        *bound_host = host;
+    }
     return server;
 }
+
+// Several machines: every launcher joins machine 0's store (machine 0 hosts it) and takes
+// part in the static rendezvous as torchrun's agents do; the workers get the assigned ranks.
+std::unique_ptr<proc::MachineLink> join_machines(launch::LaunchPlan& plan, const launch::LaunchSettings& s,
+                                                 const std::string& store_host) {
+    if (!plan.torchrun_env || plan.num_machines < 2 || plan.workers.empty()) {
+        return nullptr;
+    }
+    const double timeout = s.get("rdzv_timeout").kind() == Value::Kind::real ? s.get("rdzv_timeout").as_real() : 300.0;
+    proc::MachineLinkOptions o;
+    o.host = plan.machine_rank == 0 && !store_host.empty() ? store_host : s.str("main_process_ip");
+    o.port = std::stoi(plan.workers[0].env.at("MASTER_PORT"));
+    o.machine_rank = plan.machine_rank;
+    o.num_machines = plan.num_machines;
+    o.local_world_size = static_cast<int>(plan.workers.size());
+    o.run_id = plan.run_id;
+    o.settings = launch::machine_settings(s, plan.machine_rank);
+    o.timeout = std::chrono::milliseconds(static_cast<long long>(timeout * 1000));
+    auto link = std::make_unique<proc::MachineLink>(std::move(o));
+    launch::apply_assigned_ranks(plan, link->rendezvous());
+    return link;
+}
+
+// torch's exit barrier timeout (exit_barrier_timeout, 300 s).
+constexpr std::chrono::seconds k_exit_barrier_timeout{300};
 
 int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Environment& env) {
     std::vector<std::string> paths;
@@ -253,9 +308,50 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
     if (!s.is_none("verdict_json") && !s.str("verdict_json").empty()) {
         verdict_path = s.str("verdict_json");
     }
+    // --redirects / --tee, per local rank as torchrun reads them (torchrun-style launches;
+    // upstream's single-process launcher ignores them too).
+    std::vector<launch::WorkerStreams> streams(plan.workers.size());
+    bool captured = false;
+    if (plan.torchrun_env) {
+        auto spec_of = [&](const char* name) { return s.is_none(name) ? std::string("0") : s.str(name); };
+        auto redirects = launch::parse_std_spec(spec_of("redirects"), plan.nproc_per_node, "--redirects");
+        auto tee = launch::parse_std_spec(spec_of("tee"), plan.nproc_per_node, "--tee");
+        for (size_t i = 0; i < plan.workers.size(); ++i) {
+            auto lr = static_cast<size_t>(plan.workers[i].local_rank);
+            if (lr < redirects.size()) {
+                streams[i] = launch::worker_streams(redirects[lr], tee[lr]);
+                captured = captured || streams[i].captured();
+            }
+        }
+    }
+    const auto prefix_template = env.get("TORCHELASTIC_LOG_LINE_PREFIX_TEMPLATE");
     auto grace = s.get("grace_period").kind() == Value::Kind::real ? s.get("grace_period").as_real() : 30.0;
-    proc::Supervisor supervisor(
-        proc::SupervisorOptions{std::chrono::milliseconds(static_cast<long>(std::max(grace, 0.0) * 1000))});
+    proc::SupervisorOptions supervisor_options;
+    supervisor_options.grace_period = std::chrono::milliseconds(static_cast<long>(std::max(grace, 0.0) * 1000));
+    // Machine 0 hosts the store; with several machines every launcher then joins it and
+    // the rendezvous assigns the ranks, before any worker starts.
+    if (plan.torchrun_env && plan.num_machines > 1) {
+        if (s.get("rdzv_timeout").kind() == Value::Kind::real && !(s.get("rdzv_timeout").as_real() > 0)) {
+            throw UsageError("--rdzv_timeout must be a number of seconds above 0");
+        }
+        proc::check_resolves(s.str("main_process_ip"));
+    }
+    std::string store_host;
+    std::unique_ptr<proc::StoreServer> store = host_agent_store(plan, s, &store_host);
+    std::unique_ptr<proc::MachineLink> link = join_machines(plan, s, store_host);
+    if (link) {
+        // Another machine's failure stops ours; ours is reported at once (when no restart is left).
+        supervisor_options.stop_fd = link->stop_fd();
+        supervisor_options.on_launcher_signal = [&plan, &link](int signo) {
+            link->report_failure({plan.machine_rank, std::nullopt, "its launcher received " + launch::signal_name(signo)});
+        };
+        if (plan.max_restarts == 0) {
+            supervisor_options.on_first_failure = [&plan, &link](size_t idx, const launch::WaitStatus& st) {
+                link->report_failure({plan.machine_rank, plan.workers[idx].rank, launch::describe(st)});
+            };
+        }
+    }
+    proc::Supervisor supervisor(supervisor_options);
     std::optional<proc::RunDir> run_dir;
     if (plan.torchrun_env) {
         std::optional<std::string> log_dir;
@@ -263,6 +359,11 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
             log_dir = s.str("log_dir");
         }
         run_dir.emplace(log_dir, plan.run_id);
+        if (captured && !log_dir) {
+            // The workers' logs outlive the run, as torchrun's do; say where they are.
+            run_dir->keep();
+            fmt::print(stderr, "accelerate launch: worker logs in {}\n", run_dir->path());
+        }
     }
     // Every way out goes through here: the JSON verdict is written before the run
     // folder (and the error files in it) is removed.
@@ -273,12 +374,18 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
         }
         return status;
     };
-    std::unique_ptr<proc::StoreServer> store = host_agent_store(plan, s);
     for (int attempt = 0;; ++attempt) {
         if (store && attempt > 0) {
             // Each attempt starts from a clean key space (torch >= 2.5 no longer
-            // prefixes worker keys with the attempt number).
-            store->with_state([](store::StoreState& state) { state.clear(); });
+            // prefixes worker keys with the attempt number); the launchers' own keys stay.
+            if (link) {
+                launch::RendezvousKeys keys{plan.run_id};
+                store->with_state([&keys](store::StoreState& state) {
+                    state.erase_keys_if([&keys](const std::string& k) { return !keys.is_agent_key(k); });
+                });
+            } else {
+                store->with_state([](store::StoreState& state) { state.clear(); });
+            }
         }
         std::vector<proc::ProcessSpec> specs;
         std::vector<std::string> error_files;
@@ -291,13 +398,47 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
             }
             specs.push_back(proc::ProcessSpec{paths[i], plan.workers[i].argv, full_env(base, additions)});
         }
-        proc::GroupOutcome out = supervisor.run(specs);
+        // <run>/attempt_<n>/<local_rank>/{stdout,stderr}.log for the captured streams.
+        std::vector<proc::WorkerOutput> outputs;
+        std::vector<std::string> stderr_logs(plan.workers.size());
+        for (size_t i = 0; captured && run_dir && i < plan.workers.size(); ++i) {
+            const auto& w = plan.workers[i];
+            const std::string dir = run_dir->rank_dir(attempt, w.local_rank);
+            proc::WorkerOutput o;
+            o.streams = streams[i];
+            o.stdout_path = dir + "/stdout.log";
+            o.stderr_path = dir + "/stderr.log";
+            o.prefix = launch::line_prefix(prefix_template, s.str("role"), w.rank, w.local_rank);
+            if (o.streams.err != launch::StreamMode::inherit) {
+                stderr_logs[i] = o.stderr_path;
+            }
+            outputs.push_back(std::move(o));
+        }
+        proc::GroupOutcome out = supervisor.run(specs, outputs);
         if (out.launcher_signal) {
             fmt::print(stderr, "accelerate launch: received {}; stopped all workers\n",
                        launch::signal_name(*out.launcher_signal));
+            if (link) {
+                link->report_failure({plan.machine_rank, std::nullopt,
+                                      "its launcher received " + launch::signal_name(*out.launcher_signal)});
+                link->linger(std::chrono::seconds(3));
+            }
             return finish(out, error_files, attempt, launch::job_exit_status(out.launcher_signal, std::nullopt));
         }
+        if (out.stopped_externally && link) {
+            fmt::print(stderr, "accelerate launch: {}; stopped all workers on machine {}\n", link->stop_reason(),
+                       plan.machine_rank);
+            link->linger(std::chrono::seconds(3));
+            return finish(out, error_files, attempt, 1);
+        }
         if (!out.first_failure) {
+            if (link) {
+                auto note = link->exit_barrier(k_exit_barrier_timeout,
+                                               [&supervisor] { return supervisor.pending_signal().has_value(); });
+                if (note) {
+                    fmt::print(stderr, "accelerate launch: {}\n", *note);
+                }
+            }
             return finish(out, error_files, attempt, 0);
         }
         const auto& failed = out.workers[*out.first_failure];
@@ -312,7 +453,12 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
             continue;
         }
         if (!s.truthy("quiet") || plan.kind != launch::LauncherKind::simple) {
-            print_verdict(plan, out, error_files);
+            print_verdict(plan, out, error_files, stderr_logs);
+        }
+        if (link) {
+            link->report_failure(
+                {plan.machine_rank, plan.workers[*out.first_failure].rank, launch::describe(failed.status)});
+            link->linger(std::chrono::seconds(3));
         }
         // A failed exec ended the child with 127 (not found) or 126 (not runnable).
         return finish(out, error_files, attempt, launch::job_exit_status(std::nullopt, failed.status));

@@ -129,6 +129,9 @@ std::vector<FlagSpec> build_table() {
     b.integer("--main_process_port", none, "The port to use to communicate with the machine of rank 0.");
     b.add("tee", {"-t", "--tee"}, FlagKind::value, ValueType::str, s("0"),
           "Tee std streams into a log file and also to console.");
+    b.str("--redirects", s("0"),
+          "Redirect std streams into a log file in the log directory (e.g. [-r 3] redirects both stdout+stderr for all "
+          "workers, [-r 0:1,1:2] redirects stdout for local rank 0 and stderr for local rank 1).");
     b.str("--log_dir", none, "Base directory to use for log files when using torchrun/torch.distributed.run as launcher.");
     b.str("--role", s("default"), "User-defined role for the workers.");
     b.str("--rdzv_backend", s("static"), "The rendezvous method to use, such as 'static' (the default) or 'c10d'");
@@ -262,6 +265,7 @@ std::vector<FlagSpec> build_table() {
     b.flag("--dry_run", "Print the resolved settings (each with its source) and every rank's command and environment, then exit without starting anything.");
     b.real("--grace_period", Value::real(30.0), "Seconds a worker gets between SIGTERM and SIGKILL when the job is stopped (torchrun: 30).");
     b.str("--verdict_json", none, "Also write how the run ended (result, exit status, each rank's status, the first failure and its root cause) as JSON to this path.");
+    b.real("--rdzv_timeout", Value::real(300.0), "Multi-machine jobs: seconds a launcher waits to reach machine 0 and for every machine to join; then it exits naming the missing machines.");
 
     // The positional arguments come after all flags in argparse's usage.
     return std::move(b.flags);

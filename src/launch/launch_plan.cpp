@@ -309,6 +309,20 @@ Topology plan_topology(const LaunchSettings& s, const HostFacts& facts, LaunchPl
                                          t.nnodes, t.nnodes - 1));
         }
         t.node_rank = static_cast<int>(rank);
+        // The machines always meet through the static rendezvous (machine 0's launcher hosts
+        // the store); c10d's elastic membership is not implemented.
+        const std::string backend = s.is_none("rdzv_backend") ? std::string("static") : s.str("rdzv_backend");
+        if (backend == "c10d") {
+            plan.notes.push_back(
+                "--rdzv_backend c10d runs as the static rendezvous here: machine 0's launcher hosts the store at "
+                "main_process_ip:main_process_port and the machines are fixed (no elastic membership); see "
+                "docs/MULTI_MACHINE.md");
+        } else if (backend != "static") {
+            throw UsageError(fmt::format(
+                "--rdzv_backend {} is not supported by this native launcher; use static (the default) or c10d (run "
+                "as static)",
+                backend));
+        }
         t.nproc = to_small_int(n / t.nnodes);
         t.master_addr = s.str("main_process_ip");
         if (t.node_rank == 0 && facts.port_in_use && facts.port_in_use(t.port)) {

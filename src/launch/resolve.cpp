@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "acc/launch/slurm.hpp"
 #include "acc/util/error.hpp"
 #include "acc/util/strings.hpp"
 
@@ -246,6 +247,8 @@ void check_flag_conflicts(const LaunchSettings& s) {
 
 Resolution resolve_settings(LaunchSettings& s, std::optional<config::ConfigFile> config, const HostFacts& facts) {
     Resolution r;
+    // Inside a SLURM step: the machine layout SLURM gave us, unless typed as flags.
+    apply_slurm(s, facts.env);
     if (config) {
         resolve_with_config(s, *config, r);
     } else {

@@ -142,49 +142,6 @@ std::optional<std::string> find_executable(const std::string& name, const Enviro
     return std::nullopt;
 }
 
-std::optional<std::string> command_output(const std::vector<std::string>& argv) {
-    std::vector<char*> args;
-    for (const auto& a : argv) {
-        args.push_back(const_cast<char*>(a.c_str()));
-    }
-    args.push_back(nullptr);
-    int out[2];
-    if (pipe2(out, O_CLOEXEC) != 0) {
-        return std::nullopt;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(out[0]);
-        close(out[1]);
-        return std::nullopt;
-    }
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR);
-        dup2(devnull, 0);
-        dup2(devnull, 2);
-        dup2(out[1], 1);
-        execv(args[0], args.data());
-        _exit(127);
-    }
-    close(out[1]);
-    std::string text;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(out[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-        if (n > 0) {
-            text.append(buf, static_cast<size_t>(n));
-        }
-    }
-    close(out[0]);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        return std::nullopt;
-    }
-    return text;
-}
-
 std::string current_directory() {
     char buf[4096];
     if (getcwd(buf, sizeof buf)) {

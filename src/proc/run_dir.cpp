@@ -63,11 +63,13 @@ RunDir::~RunDir() {
     }
 }
 
-std::string RunDir::error_file(int attempt, int local_rank) {
+std::string RunDir::rank_dir(int attempt, int local_rank) {
     std::string dir = m_run + "/attempt_" + std::to_string(attempt) + "/" + std::to_string(local_rank);
     make_dirs(dir);
-    return dir + "/error.json";
+    return dir;
 }
+
+std::string RunDir::error_file(int attempt, int local_rank) { return rank_dir(attempt, local_rank) + "/error.json"; }
 
 void remove_tree(const std::string& path) {
     std::error_code ec;

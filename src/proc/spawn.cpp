@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <system_error>
+#include <utility>
 
 namespace acc::proc {
 
@@ -45,6 +46,15 @@ Spawned spawn_process(const ProcessSpec& spec) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) {
             _exit(127);
+        }
+        // dup2 clears close-on-exec on the copy; an fd that already is 1 or 2 keeps
+        // the flag, so clear it by hand.
+        for (auto [from, to] : {std::pair{spec.stdout_fd, 1}, std::pair{spec.stderr_fd, 2}}) {
+            if (from == to) {
+                fcntl(to, F_SETFD, 0);
+            } else if (from >= 0) {
+                dup2(from, to);
+            }
         }
         sigset_t none;
         sigemptyset(&none);

@@ -1,6 +1,7 @@
 #include "acc/proc/supervisor.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -37,6 +38,84 @@ launch::WaitStatus decode(int status) {
     return ws;
 }
 
+// The first "<key> <number>" line of a file (memory.events, memory.oom_control,
+// /proc/vmstat); -1 if the file or the key is missing.
+long read_counter(const std::string& path, const std::string& key) {
+    std::ifstream in(path);
+    std::string name;
+    long value = 0;
+    while (in >> name >> value) {
+        if (name == key) {
+            return value;
+        }
+    }
+    return -1;
+}
+
+// How many processes the kernel's OOM killer has killed: in our memory cgroup
+// (v2 memory.events, v1 memory.oom_control; these count any OOM kill of a process in
+// the cgroup), else machine-wide (/proc/vmstat). Always the same source within a run.
+// -1 when none is readable.
+long oom_kill_count() {
+    std::string v2_path, v1_path;
+    std::ifstream in("/proc/self/cgroup");
+    for (std::string line; std::getline(in, line);) {
+        auto a = line.find(':');
+        auto b = a == std::string::npos ? a : line.find(':', a + 1);
+        if (b == std::string::npos) {
+            continue;
+        }
+        std::string controllers = line.substr(a + 1, b - a - 1);
+        std::string path = line.substr(b + 1);
+        if (path == "/") {
+            path.clear();
+        }
+        if (controllers.empty()) {
+            v2_path = path;
+        } else if (("," + controllers + ",").find(",memory,") != std::string::npos) {
+            v1_path = path;
+        }
+    }
+    for (const auto& [file, key] : std::initializer_list<std::pair<std::string, std::string>>{
+             {"/sys/fs/cgroup" + v2_path + "/memory.events", "oom_kill"},
+             {"/sys/fs/cgroup/memory.events", "oom_kill"},
+             {"/sys/fs/cgroup/memory" + v1_path + "/memory.oom_control", "oom_kill"},
+             {"/sys/fs/cgroup/memory/memory.oom_control", "oom_kill"},
+             {"/proc/vmstat", "oom_kill"}}) {
+        long n = read_counter(file, key);
+        if (n >= 0) {
+            return n;
+        }
+    }
+    return -1;
+}
+
+// Write all of `data`; false if the fd refuses (EPIPE, ENOSPC, ...).
+bool write_all(int fd, const char* data, size_t size) {
+    while (size > 0) {
+        ssize_t n = write(fd, data, size);
+        if (n > 0) {
+            data += n;
+            size -= static_cast<size_t>(n);
+        } else if (n < 0 && errno == EAGAIN) {
+            // Someone made the shared console non-blocking: wait until it takes more.
+            pollfd pfd{fd, POLLOUT, 0};
+            poll(&pfd, 1, 1000);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+const size_t k_read_chunk = 256 * 1024;
+// Bigger worker pipes: fewer wake-ups when a worker writes fast.
+const int k_pipe_size = 1024 * 1024;
+// How long the final drain waits for pipes whose writers should all be gone.
+const std::chrono::milliseconds k_drain_deadline{2000};
+
 }  // namespace
 
 Supervisor::Supervisor(SupervisorOptions options) : m_options(options) {
@@ -52,6 +131,13 @@ Supervisor::Supervisor(SupervisorOptions options) : m_options(options) {
     if (m_signal_fd < 0) {
         throw std::system_error(errno, std::generic_category(), "signalfd");
     }
+    // A console that went away (`accelerate launch ... | head`) must not kill the
+    // launcher while it copies tee'd output: with SIGPIPE blocked, write() says EPIPE.
+    // (Not on the signalfd: it is no request to stop; workers start with an empty mask.)
+    sigset_t pipe_mask;
+    sigemptyset(&pipe_mask);
+    sigaddset(&pipe_mask, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &pipe_mask, nullptr);
     // Orphaned grandchildren (a worker's daemonized helpers) are reparented to
     // us instead of init, so the final sweep can find and stop them.
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -59,8 +145,16 @@ Supervisor::Supervisor(SupervisorOptions options) : m_options(options) {
 
 Supervisor::~Supervisor() {
     kill_orphans();
+    close_taps();
     if (m_signal_fd >= 0) {
         close(m_signal_fd);
+    }
+    // Discard a SIGPIPE our console writes left pending before it is unblocked.
+    sigset_t pipe_mask;
+    sigemptyset(&pipe_mask);
+    sigaddset(&pipe_mask, SIGPIPE);
+    const timespec zero{0, 0};
+    while (sigtimedwait(&pipe_mask, nullptr, &zero) == SIGPIPE) {
     }
     sigprocmask(SIG_SETMASK, &m_old_mask, nullptr);
 }
@@ -92,6 +186,9 @@ void Supervisor::handle_signal(int signo, GroupOutcome& out, std::vector<bool>& 
     ++m_signals_seen;
     if (!out.launcher_signal) {
         out.launcher_signal = signo;
+        if (m_options.on_launcher_signal) {
+            m_options.on_launcher_signal(signo);
+        }
     }
     if (m_signals_seen > 1) {
         // A second Ctrl-C means now.
@@ -135,16 +232,29 @@ void Supervisor::reap(GroupOutcome& out, std::vector<bool>& live, const std::vec
         auto& w = out.workers[idx];
         w.status = decode(status);
         w.ended = std::chrono::steady_clock::now();
-        if (!w.status.success() && !out.first_failure && !out.launcher_signal) {
+        if (!w.status.exited && w.status.signal == SIGKILL && !w.stopped_by_launcher && m_oom_kills_at_start >= 0) {
+            w.oom_killed = oom_kill_count() > m_oom_kills_at_start;
+        }
+        if (!w.status.success() && !out.first_failure && !out.launcher_signal && !out.stopped_externally) {
             out.first_failure = idx;
             w.stopped_by_launcher = false;
+            if (m_options.on_first_failure) {
+                m_options.on_first_failure(idx, w.status);
+            }
             stop_all(SIGTERM, out, live, pids);
             m_kill_deadline = std::chrono::steady_clock::now() + m_options.grace_period;
         }
     }
 }
 
-GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& specs) {
+GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& specs) { return run(specs, {}); }
+
+GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const std::vector<WorkerOutput>& outputs) {
+    std::vector<ProcessSpec> specs = given_specs;
+    std::vector<int> child_fds;  // the workers' ends of their log files and pipes
+    close_taps();
+    open_outputs(specs, outputs, child_fds);
+    m_oom_kills_at_start = oom_kill_count();
     GroupOutcome out;
     out.workers.resize(specs.size());
     std::vector<pid_t> pids(specs.size(), -1);
@@ -152,6 +262,7 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& specs) {
     size_t remaining = 0;
     m_kill_deadline.reset();
     m_signals_seen = 0;
+    m_stop_requested = false;
 
     for (size_t i = 0; i < specs.size(); ++i) {
         if (auto sig = pending_signal()) {
@@ -164,6 +275,10 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& specs) {
         ++remaining;
         out.workers[i].pid = s.pid;
         out.workers[i].exec_errno = s.exec_errno;
+    }
+    // The workers hold their own copies now; ours would keep the pipes from reaching EOF.
+    for (int fd : child_fds) {
+        close(fd);
     }
 
     while (remaining > 0) {
@@ -182,8 +297,7 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& specs) {
             }
             timeout_ms = static_cast<int>(left.count()) + 1;
         }
-        pollfd pfd{m_signal_fd, POLLIN, 0};
-        int r = poll(&pfd, 1, timeout_ms);
+        int r = poll_events(timeout_ms);
         if (r < 0 && errno != EINTR) {
             throw std::system_error(errno, std::generic_category(), "poll");
         }
@@ -193,12 +307,183 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& specs) {
                 handle_signal(static_cast<int>(info.ssi_signo), out, live, pids);
             }
         }
+        if (m_stop_requested && !out.stopped_externally && !out.first_failure && !out.launcher_signal) {
+            out.stopped_externally = true;
+            stop_all(SIGTERM, out, live, pids);
+            m_kill_deadline = std::chrono::steady_clock::now() + m_options.grace_period;
+        }
     }
     if (m_kill_deadline) {
         wait_for_orphans(out, pids);
     }
     kill_orphans();
+    // Every writer is gone now (workers reaped, their leftovers killed): what the
+    // pipes still hold is the end of the output.
+    drain_taps();
+    close_taps();
     return out;
+}
+
+void Supervisor::open_outputs(std::vector<ProcessSpec>& specs, const std::vector<WorkerOutput>& outputs,
+                              std::vector<int>& child_fds) {
+    for (size_t i = 0; i < outputs.size() && i < specs.size(); ++i) {
+        const WorkerOutput& o = outputs[i];
+        struct Stream {
+            launch::StreamMode mode;
+            const std::string& path;
+            int& child_fd;
+            int console_fd;
+        };
+        for (const Stream& st : {Stream{o.streams.out, o.stdout_path, specs[i].stdout_fd, STDOUT_FILENO},
+                                 Stream{o.streams.err, o.stderr_path, specs[i].stderr_fd, STDERR_FILENO}}) {
+            if (st.mode == launch::StreamMode::inherit) {
+                continue;
+            }
+            int file = open(st.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+            if (file < 0) {
+                throw std::system_error(errno, std::generic_category(), "open " + st.path);
+            }
+            if (st.mode == launch::StreamMode::file) {
+                // --redirects: the worker writes to the file itself, as under torchrun.
+                st.child_fd = file;
+                child_fds.push_back(file);
+                continue;
+            }
+            int p[2];
+            if (pipe2(p, O_CLOEXEC) != 0) {
+                int err = errno;
+                close(file);
+                throw std::system_error(err, std::generic_category(), "pipe2");
+            }
+            fcntl(p[0], F_SETFL, O_NONBLOCK);
+            fcntl(p[0], F_SETPIPE_SZ, k_pipe_size);  // best effort
+            st.child_fd = p[1];
+            child_fds.push_back(p[1]);
+            auto tap = std::make_unique<Tap>(o.prefix);
+            tap->pipe_fd = p[0];
+            tap->file_fd = file;
+            tap->console_fd = st.console_fd;
+            m_taps.push_back(std::move(tap));
+        }
+    }
+}
+
+int Supervisor::poll_events(int timeout_ms) {
+    std::vector<pollfd> fds{{m_signal_fd, POLLIN, 0}};
+    std::vector<Tap*> taps;
+    for (auto& t : m_taps) {
+        if (t->pipe_fd >= 0) {
+            fds.push_back({t->pipe_fd, POLLIN, 0});
+            taps.push_back(t.get());
+        }
+    }
+    // The external stop request (polled until it fires once; it stays readable).
+    const bool watch_stop = m_options.stop_fd >= 0 && !m_stop_requested;
+    if (watch_stop) {
+        fds.push_back({m_options.stop_fd, POLLIN, 0});
+    }
+    int r = poll(fds.data(), fds.size(), timeout_ms);
+    if (r > 0 && watch_stop && fds.back().revents != 0) {
+        m_stop_requested = true;
+    }
+    if (r > 0) {
+        for (size_t i = 0; i < taps.size(); ++i) {
+            // POLLHUP too: the last bytes of a worker that exited must not be lost.
+            if (fds[i + 1].revents != 0) {
+                pump(*taps[i]);
+            }
+        }
+    }
+    return r;
+}
+
+bool Supervisor::pump(Tap& tap) {
+    if (tap.pipe_fd < 0) {
+        return false;
+    }
+    if (m_read_buf.size() < k_read_chunk) {
+        m_read_buf.resize(k_read_chunk);
+    }
+    ssize_t n;
+    do {
+        n = read(tap.pipe_fd, m_read_buf.data(), m_read_buf.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN) {
+        return true;
+    }
+    m_out_buf.clear();
+    if (n <= 0) {
+        // EOF: a last line without its newline still goes out, then the tap closes.
+        tap.prefixer.finish(m_out_buf);
+    } else {
+        // The file gets the bytes as written (torchrun's files hold unprefixed text).
+        if (tap.file_fd >= 0 && !write_all(tap.file_fd, m_read_buf.data(), static_cast<size_t>(n))) {
+            close(tap.file_fd);
+            tap.file_fd = -1;
+        }
+        tap.prefixer.feed(std::string_view(m_read_buf.data(), static_cast<size_t>(n)), m_out_buf);
+    }
+    // Complete lines only, in one write: another rank's lines cannot land inside one.
+    if (!m_out_buf.empty() && tap.console_fd >= 0 && !write_all(tap.console_fd, m_out_buf.data(), m_out_buf.size())) {
+        tap.console_fd = -1;
+    }
+    if (n <= 0) {
+        close(tap.pipe_fd);
+        tap.pipe_fd = -1;
+        if (tap.file_fd >= 0) {
+            close(tap.file_fd);
+            tap.file_fd = -1;
+        }
+        return false;
+    }
+    return true;
+}
+
+void Supervisor::drain_taps() {
+    const auto deadline = std::chrono::steady_clock::now() + k_drain_deadline;
+    while (true) {
+        std::vector<pollfd> fds;
+        std::vector<Tap*> taps;
+        for (auto& t : m_taps) {
+            if (t->pipe_fd >= 0) {
+                fds.push_back({t->pipe_fd, POLLIN, 0});
+                taps.push_back(t.get());
+            }
+        }
+        if (fds.empty()) {
+            return;
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            return;  // a writer we do not know of holds a pipe: close_taps flushes and stops
+        }
+        int r = poll(fds.data(), fds.size(), static_cast<int>(left.count()) + 1);
+        if (r < 0 && errno != EINTR) {
+            return;
+        }
+        for (size_t i = 0; r > 0 && i < taps.size(); ++i) {
+            if (fds[i].revents != 0) {
+                pump(*taps[i]);
+            }
+        }
+    }
+}
+
+void Supervisor::close_taps() {
+    for (auto& t : m_taps) {
+        if (t->pipe_fd >= 0) {
+            m_out_buf.clear();
+            t->prefixer.finish(m_out_buf);
+            if (!m_out_buf.empty() && t->console_fd >= 0) {
+                write_all(t->console_fd, m_out_buf.data(), m_out_buf.size());
+            }
+            close(t->pipe_fd);
+        }
+        if (t->file_fd >= 0) {
+            close(t->file_fd);
+        }
+    }
+    m_taps.clear();
 }
 
 void Supervisor::wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& pids) {
@@ -216,11 +501,16 @@ void Supervisor::wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& p
             return;
         }
         for (pid_t pid : orphans) {
-            if (signalled.insert(pid).second) {
-                pid_t group = getpgid(pid);
-                if (std::find(pids.begin(), pids.end(), group) == pids.end()) {
-                    kill(pid, stop_signal);
-                }
+            if (signalled.count(pid)) {
+                continue;
+            }
+            // Re-checked each round: a grandchild caught between fork and setsid is
+            // still in the worker's group now, but may leave it (and miss the group's
+            // signal) a moment later.
+            pid_t group = getpgid(pid);
+            if (std::find(pids.begin(), pids.end(), group) == pids.end()) {
+                kill(pid, stop_signal);
+                signalled.insert(pid);
             }
         }
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*m_kill_deadline -
@@ -230,8 +520,7 @@ void Supervisor::wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& p
         }
         // SIGCHLD from an orphan arrives on the signalfd; the timeout also covers a
         // descendant reparented without one of our children exiting.
-        pollfd pfd{m_signal_fd, POLLIN, 0};
-        int r = poll(&pfd, 1, static_cast<int>(std::min<long>(left.count() + 1, 50)));
+        int r = poll_events(static_cast<int>(std::min<long>(left.count() + 1, 50)));
         if (r < 0 && errno != EINTR) {
             return;
         }

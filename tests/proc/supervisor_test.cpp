@@ -423,3 +423,58 @@ TEST_F(SupervisorTest, WorkersDieWithTheLauncherEvenBySigkill) {
         1s))
         << "a worker outlived its SIGKILLed launcher by more than 1 s";
 }
+
+// --- Output: --redirects (the file is the worker's fd) and --tee (pipes in the poll) ---
+
+namespace {
+
+ProcessSpec shell(const std::string& script, const std::string& marker) {
+    ProcessSpec spec;
+    spec.path = "/bin/sh";
+    spec.argv = {"sh", "-c", script};
+    spec.envp = {"ACC_TEST_MARKER=" + marker, "PATH=/usr/bin:/bin"};
+    return spec;
+}
+
+acc::proc::WorkerOutput output(const std::string& dir, acc::launch::StreamMode out, acc::launch::StreamMode err,
+                               const std::string& prefix) {
+    acc::proc::WorkerOutput o;
+    o.streams.out = out;
+    o.streams.err = err;
+    o.stdout_path = dir + "/stdout.log";
+    o.stderr_path = dir + "/stderr.log";
+    o.prefix = prefix;
+    return o;
+}
+
+}  // namespace
+
+TEST_F(SupervisorTest, RedirectedAndTeedStreamsReachTheirFiles) {
+    using acc::launch::StreamMode;
+    std::filesystem::create_directories(file("0"));
+    std::filesystem::create_directories(file("1"));
+    Supervisor sup(SupervisorOptions{30s});
+    auto out = sup.run({shell("echo out0; echo err0 >&2; printf tail0", m_marker),
+                        shell("echo out1; echo err1 >&2", m_marker)},
+                       {output(file("0"), StreamMode::file, StreamMode::file, "[default0]:"),
+                        output(file("1"), StreamMode::tee, StreamMode::tee, "[default1]:")});
+    EXPECT_FALSE(out.first_failure.has_value());
+    EXPECT_EQ(slurp(file("0/stdout.log")), "out0\ntail0");
+    EXPECT_EQ(slurp(file("0/stderr.log")), "err0\n");
+    EXPECT_EQ(slurp(file("1/stdout.log")), "out1\n");  // unprefixed, as torchrun's files
+    EXPECT_EQ(slurp(file("1/stderr.log")), "err1\n");
+}
+
+TEST_F(SupervisorTest, AnOrphanHoldingATeedPipeDoesNotHoldTheRun) {
+    // The worker's background child (own session) keeps the pipe's write end open; it is
+    // killed in the final sweep, so the pipe reaches EOF and run() returns promptly.
+    using acc::launch::StreamMode;
+    Supervisor sup(SupervisorOptions{30s});
+    auto start = Clock::now();
+    auto out = sup.run({shell("echo before; setsid sleep 100 & echo after", m_marker)},
+                       {output(m_dir, StreamMode::tee, StreamMode::inherit, "[default0]:")});
+    EXPECT_FALSE(out.first_failure.has_value());
+    EXPECT_LT(ms_between(start, Clock::now()), 1500);
+    EXPECT_EQ(slurp(file("stdout.log")), "before\nafter\n");
+    EXPECT_TRUE(eventually([&] { return survivors().empty(); }));
+}

@@ -1,4 +1,4 @@
-#include "acc/util/atomic_file.hpp"
+#include "acc/proc/atomic_file.hpp"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -49,9 +49,9 @@ std::vector<std::string> entries(const std::string& dir) {
 TEST(AtomicFile, CreatesAndReplacesLeavingNoTemporaryFile) {
     TempDir t;
     std::string p = t.path + "/c.yaml";
-    acc::write_file_atomically(p, "a: 1\n");
+    acc::proc::write_file_atomically(p, "a: 1\n");
     EXPECT_EQ(read(p), "a: 1\n");
-    acc::write_file_atomically(p, "b: 2\n");
+    acc::proc::write_file_atomically(p, "b: 2\n");
     EXPECT_EQ(read(p), "b: 2\n");
     EXPECT_EQ(entries(t.path), std::vector<std::string>{"c.yaml"});
 }
@@ -59,9 +59,9 @@ TEST(AtomicFile, CreatesAndReplacesLeavingNoTemporaryFile) {
 TEST(AtomicFile, KeepsTheModeOfTheFileItReplaces) {
     TempDir t;
     std::string p = t.path + "/c.yaml";
-    acc::write_file_atomically(p, "a\n");
+    acc::proc::write_file_atomically(p, "a\n");
     chmod(p.c_str(), 0600);
-    acc::write_file_atomically(p, "b\n");
+    acc::proc::write_file_atomically(p, "b\n");
     struct stat st {};
     stat(p.c_str(), &st);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -71,9 +71,9 @@ TEST(AtomicFile, ReadersOfTheOldFileKeepSeeingTheOldContent) {
     // A reader holding the old file open keeps seeing the old content: the new one is a new inode.
     TempDir t;
     std::string p = t.path + "/c.yaml";
-    acc::write_file_atomically(p, "old\n");
+    acc::proc::write_file_atomically(p, "old\n");
     std::ifstream held(p);
-    acc::write_file_atomically(p, "new\n");
+    acc::proc::write_file_atomically(p, "new\n");
     std::string line;
     std::getline(held, line);
     EXPECT_EQ(line, "old");
@@ -83,38 +83,38 @@ TEST(AtomicFile, ReadersOfTheOldFileKeepSeeingTheOldContent) {
 TEST(AtomicFile, FailureLeavesTheOldFileAndSaysWhy) {
     TempDir t;
     std::string dir = t.path + "/ro";
-    acc::make_directories(dir);
+    acc::proc::make_directories(dir);
     std::string p = dir + "/c.yaml";
-    acc::write_file_atomically(p, "old\n");
+    acc::proc::write_file_atomically(p, "old\n");
     if (geteuid() != 0) {  // root ignores directory permissions
         chmod(dir.c_str(), 0500);
-        EXPECT_THROW(acc::write_file_atomically(p, "new\n"), acc::Error);
+        EXPECT_THROW(acc::proc::write_file_atomically(p, "new\n"), acc::Error);
         chmod(dir.c_str(), 0700);
         EXPECT_EQ(read(p), "old\n");
     }
     try {
-        acc::write_file_atomically(t.path + "/missing/c.yaml", "x");
+        acc::proc::write_file_atomically(t.path + "/missing/c.yaml", "x");
         FAIL() << "expected an error";
     } catch (const acc::Error& e) {
         EXPECT_NE(std::string(e.what()).find(t.path + "/missing/c.yaml"), std::string::npos);
     }
     // A folder in the way of the target: rename fails, nothing is left behind.
-    acc::make_directories(t.path + "/dir.yaml");
-    acc::write_file_atomically(t.path + "/dir.yaml/inner", "x");
-    EXPECT_THROW(acc::write_file_atomically(t.path + "/dir.yaml", "x"), acc::Error);
+    acc::proc::make_directories(t.path + "/dir.yaml");
+    acc::proc::write_file_atomically(t.path + "/dir.yaml/inner", "x");
+    EXPECT_THROW(acc::proc::write_file_atomically(t.path + "/dir.yaml", "x"), acc::Error);
     EXPECT_EQ(entries(t.path), (std::vector<std::string>{"dir.yaml", "ro"}));
 }
 
 TEST(AtomicFile, MakeDirectoriesAndParent) {
     TempDir t;
-    acc::make_directories(t.path + "/a/b/c");
+    acc::proc::make_directories(t.path + "/a/b/c");
     struct stat st {};
     EXPECT_EQ(stat((t.path + "/a/b/c").c_str(), &st), 0);
-    acc::make_directories(t.path + "/a/b/c");  // exists: fine
-    acc::write_file_atomically(t.path + "/f", "x");
-    EXPECT_THROW(acc::make_directories(t.path + "/f/g"), acc::Error);
-    EXPECT_EQ(acc::parent_directory("a/b.yaml"), "a");
-    EXPECT_EQ(acc::parent_directory("b.yaml"), "");
-    EXPECT_EQ(acc::parent_directory("/b.yaml"), "/");
-    EXPECT_EQ(acc::parent_directory("a//b.yaml"), "a");
+    acc::proc::make_directories(t.path + "/a/b/c");  // exists: fine
+    acc::proc::write_file_atomically(t.path + "/f", "x");
+    EXPECT_THROW(acc::proc::make_directories(t.path + "/f/g"), acc::Error);
+    EXPECT_EQ(acc::proc::parent_directory("a/b.yaml"), "a");
+    EXPECT_EQ(acc::proc::parent_directory("b.yaml"), "");
+    EXPECT_EQ(acc::proc::parent_directory("/b.yaml"), "/");
+    EXPECT_EQ(acc::proc::parent_directory("a//b.yaml"), "a");
 }

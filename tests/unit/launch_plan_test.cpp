@@ -275,3 +275,44 @@ TEST(LaunchPlan, MpirunCommandForOpenMpiAndIntelMpi) {
               (std::vector<std::string>{"/x/mpiexec", "-f", "hosts", "-ppn", "4", "-n", "4", "/usr/bin/python3",
                                         "t.py"}));
 }
+
+TEST(LaunchPlan, MultiMachineRendezvousBackends) {
+    std::vector<std::string> base = {"--multi_gpu", "--num_machines", "2", "--num_processes", "4", "--machine_rank",
+                                     "1", "--main_process_ip", "10.0.0.1"};
+    auto with = [&](std::vector<std::string> extra) {
+        auto args = base;
+        args.insert(args.end(), extra.begin(), extra.end());
+        args.push_back("t.py");
+        return args;
+    };
+    auto st = plan(with({}));
+    EXPECT_TRUE(st.plan.notes.empty());
+    auto c10d = plan(with({"--rdzv_backend", "c10d"}));
+    ASSERT_EQ(c10d.plan.notes.size(), 1u);
+    EXPECT_NE(c10d.plan.notes[0].find("static"), std::string::npos);
+    EXPECT_EQ(c10d.plan.workers[0].env.at("RANK"), "2");
+    try {
+        plan(with({"--rdzv_backend", "etcd"}));
+        FAIL() << "etcd accepted";
+    } catch (const UsageError& e) {
+        EXPECT_NE(std::string(e.what()).find("--rdzv_backend etcd"), std::string::npos);
+    }
+}
+
+TEST(LaunchPlan, SlurmStepGivesTheMachineLayout) {
+    // srun --nodes=2 --ntasks-per-node=1, second node.
+    auto facts = fake_host(0, {{"SLURM_JOB_NODELIST", "gpu[07-08]"},
+                               {"SLURM_NNODES", "2"},
+                               {"SLURM_NODEID", "1"},
+                               {"SLURM_PROCID", "1"},
+                               {"SLURM_NTASKS", "2"}});
+    auto p = plan({"--multi_gpu", "--num_processes", "4", "t.py"}, facts);
+    EXPECT_EQ(p.plan.num_machines, 2);
+    EXPECT_EQ(p.plan.machine_rank, 1);
+    EXPECT_EQ(p.plan.workers[0].env.at("MASTER_ADDR"), "gpu07");
+    EXPECT_EQ(p.plan.workers[0].env.at("GROUP_RANK"), "1");
+    EXPECT_EQ(p.plan.workers[1].env.at("RANK"), "3");
+    EXPECT_EQ(p.settings.origin("machine_rank"), Origin::environment);
+    std::string report = format_dry_run(p.settings, p.resolution, p.plan);
+    EXPECT_NE(report.find("gpu07"), std::string::npos);
+}

@@ -31,8 +31,4 @@ std::optional<std::string> find_executable(const std::string& name, const Enviro
 
 std::string current_directory();
 
-// Run `argv` (argv[0] a resolved path) with stdin and stderr on /dev/null and return
-// what it wrote to stdout, or nullopt if it could not run or exited non-zero.
-std::optional<std::string> command_output(const std::vector<std::string>& argv);
-
 }  // namespace acc::proc

@@ -18,6 +18,11 @@ class RunDir {
 
     // Creates the attempt/rank folder and returns the error-file path in it.
     std::string error_file(int attempt, int local_rank);
+    // Creates the attempt/rank folder and returns it (stdout.log, stderr.log go there).
+    std::string rank_dir(int attempt, int local_rank);
+    // Keep a temporary base too (it holds the workers' log files).
+    void keep() { m_remove_base = false; }
+    const std::string& base() const { return m_base; }
     const std::string& path() const { return m_run; }
 
   private:

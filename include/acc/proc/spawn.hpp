@@ -12,6 +12,10 @@ struct ProcessSpec {
     std::string path;               // resolved executable
     std::vector<std::string> argv;  // argv[0] as the worker should see it
     std::vector<std::string> envp;  // complete environment, "KEY=VALUE"
+    // When >= 0, the child's stdout / stderr become this fd (a log file or a pipe's
+    // write end, opened close-on-exec); otherwise the launcher's own are inherited.
+    int stdout_fd = -1;
+    int stderr_fd = -1;
 };
 
 struct Spawned {

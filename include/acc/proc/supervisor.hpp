@@ -7,11 +7,14 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "acc/launch/exit_policy.hpp"
+#include "acc/launch/line_splitter.hpp"
+#include "acc/launch/output_spec.hpp"
 #include "acc/proc/spawn.hpp"
 
 namespace acc::proc {
@@ -22,16 +25,35 @@ struct WorkerOutcome {
     bool stopped_by_launcher = false;  // we signalled it before it ended
     int exec_errno = 0;
     std::chrono::steady_clock::time_point ended;
+    // Killed by SIGKILL that we did not send while the kernel's OOM-kill count rose.
+    bool oom_killed = false;
 };
 
 struct GroupOutcome {
     std::vector<WorkerOutcome> workers;          // index = position in the specs
     std::optional<size_t> first_failure;         // the worker that failed first
     std::optional<int> launcher_signal;          // SIGINT/SIGTERM/SIGHUP/SIGQUIT received
+    bool stopped_externally = false;             // SupervisorOptions::stop_fd fired first
+};
+
+// Where one worker's stdout and stderr go (default: inherited, as if started directly).
+struct WorkerOutput {
+    launch::WorkerStreams streams;
+    std::string stdout_path;  // log files, for StreamMode::file / tee
+    std::string stderr_path;
+    std::string prefix;       // console prefix of tee'd lines, e.g. "[default0]:"
 };
 
 struct SupervisorOptions {
     std::chrono::milliseconds grace_period{30000};  // SIGTERM -> SIGKILL (torchrun: 30 s)
+    // A stop request from outside (another machine's failure, see MachineLink): once this
+    // fd is readable the workers are stopped as for a launcher signal (SIGTERM, SIGKILL
+    // after the grace period) and GroupOutcome::stopped_externally is set. -1: none.
+    int stop_fd = -1;
+    // Called once, when the first worker fails, before the others are stopped.
+    std::function<void(size_t index, const launch::WaitStatus& status)> on_first_failure{};
+    // Called once, when the first stop signal reaches the launcher, before it is forwarded.
+    std::function<void(int signo)> on_launcher_signal{};
 };
 
 // Blocks the signals it handles for its lifetime (so they queue on its
@@ -48,6 +70,11 @@ class Supervisor {
     // others' process groups get SIGTERM, then SIGKILL after the grace period.
     // A signal to the launcher is forwarded to every group; a second one kills.
     GroupOutcome run(const std::vector<ProcessSpec>& specs);
+    // The same, with each worker's output sent where `outputs[i]` says (files opened
+    // here; tee'd streams read through pipes in the same poll as the signals, split
+    // into lines and written, prefixed, to the launcher's stdout/stderr). A worker has
+    // finished when it is reaped and its pipes reached EOF.
+    GroupOutcome run(const std::vector<ProcessSpec>& specs, const std::vector<WorkerOutput>& outputs);
 
     // A signal that arrived between runs (e.g. during a restart), if any.
     std::optional<int> pending_signal();
@@ -61,11 +88,37 @@ class Supervisor {
     // Our direct children right now (workers, and descendants reparented to us).
     static std::vector<pid_t> own_children();
 
+    // One tee'd stream: the read end of the worker's pipe, its log file, the console.
+    struct Tap {
+        int pipe_fd = -1;
+        int file_fd = -1;
+        int console_fd = -1;  // 1 or 2; -1 once writing to it failed (e.g. EPIPE)
+        launch::LinePrefixer prefixer;
+        explicit Tap(std::string prefix) : prefixer(std::move(prefix)) {}
+    };
+    // Opens files and pipes for `outputs`, setting the fds in `specs`; the write ends
+    // the parent must close after spawning go to `child_fds`.
+    void open_outputs(std::vector<ProcessSpec>& specs, const std::vector<WorkerOutput>& outputs,
+                      std::vector<int>& child_fds);
+    // poll() on the signalfd and every open tap; moves tap output along. Returns poll's result.
+    int poll_events(int timeout_ms);
+    // Read what one tap has (once); false at EOF (the tap is then closed).
+    bool pump(Tap& tap);
+    // After every writer is gone: read each tap to EOF (bounded by a short deadline).
+    void drain_taps();
+    void close_taps();
+    std::vector<std::unique_ptr<Tap>> m_taps;
+    std::string m_read_buf;
+    std::string m_out_buf;
+    // The kernel's OOM-kill counter when the run started (-1: unknown).
+    long m_oom_kills_at_start = -1;
+
     SupervisorOptions m_options;
     int m_signal_fd = -1;
     sigset_t m_old_mask{};
     std::optional<std::chrono::steady_clock::time_point> m_kill_deadline;
     int m_signals_seen = 0;
+    bool m_stop_requested = false;  // options.stop_fd became readable
 };
 
 }  // namespace acc::proc

@@ -8,7 +8,7 @@
 
 #include "acc/util/environment.hpp"
 
-namespace acc::cli {
+namespace acc::proc {
 
 // $PYTHON_EXEC, else python3 then python on PATH (as `launch` picks it).
 std::optional<std::string> find_python(const Environment& env);
@@ -34,4 +34,4 @@ void exec_replace(const std::vector<std::string>& argv);
 // This program's own path (/proc/self/exe).
 std::string self_executable();
 
-}  // namespace acc::cli
+}  // namespace acc::proc

@@ -1,4 +1,4 @@
-#include "acc/cli/python_tools.hpp"
+#include "acc/proc/subprocess.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -13,7 +13,7 @@
 
 #include "acc/proc/host_probe.hpp"
 
-namespace acc::cli {
+namespace acc::proc {
 
 namespace {
 
@@ -233,4 +233,4 @@ std::string self_executable() {
     return std::string(buf, static_cast<size_t>(n));
 }
 
-}  // namespace acc::cli
+}  // namespace acc::proc

@@ -1,4 +1,4 @@
-#include "acc/util/atomic_file.hpp"
+#include "acc/proc/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 
 #include "acc/util/error.hpp"
 
-namespace acc {
+namespace acc::proc {
 
 namespace {
 
@@ -114,4 +114,4 @@ void write_file_atomically(const std::string& path, const std::string& content) 
     }
 }
 
-}  // namespace acc
+}  // namespace acc::proc

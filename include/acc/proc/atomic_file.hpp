@@ -3,7 +3,7 @@
 
 #include <string>
 
-namespace acc {
+namespace acc::proc {
 
 // Write `content` to a temporary file in the same folder as `path`, fsync it,
 // rename it over `path`, then fsync the folder. The file keeps the mode of the
@@ -17,4 +17,4 @@ void make_directories(const std::string& path);
 // The parent folder of `path` as os.path.dirname gives it ("" for a bare name).
 std::string parent_directory(const std::string& path);
 
-}  // namespace acc
+}  // namespace acc::proc

@@ -1,0 +1,293 @@
+#!/usr/bin/python3
+"""Supervision benchmark: teardown latency, signal fan-out latency and output throughput
+of `accelerate launch` against Debian's torchrun, in the same run.
+
+Not a test: it measures (ctest does not run it). Variants are interleaved round by
+round in a shuffled order, so load changes on the machine hit all of them alike.
+
+- teardown: N workers start; once all are ready, rank 0 notes time.time() and
+  exits 3 (os._exit, no interpreter teardown). Measured: from that instant until the
+  launcher process has exited (the bench's waitpid returns). The other workers keep
+  Python's default SIGTERM disposition (they die at once when signalled).
+- fan-out: N workers, each with a SIGTERM handler that notes time.time() and exits.
+  Once all are ready the bench sends SIGTERM to the launcher. Measured: from just
+  before kill() until the last worker's handler ran.
+- throughput: N workers each write M MiB of ~100-byte lines (a prebuilt 1 MiB block,
+  written repeatedly) to stdout; the launcher's stdout is a file. Measured: wall time
+  of the whole command. "direct" = default (workers write to the file themselves),
+  "tee" = `--tee 3 --log_dir D` (pipes, a log file per rank, `[default0]:` prefixes).
+
+Run from the repository root after building:
+
+    /usr/bin/python3 bench/supervision_bench.py --launcher build/accelerate
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+WORKER = r'''
+import os, signal, sys, time
+mode, out = sys.argv[1], sys.argv[2]
+rank = int(os.environ.get("RANK", "0"))
+world = int(os.environ.get("WORLD_SIZE", "1"))
+
+def note(name, text):
+    with open(os.path.join(out, name), "w") as f:
+        f.write(text)
+
+if mode == "fanout":
+    def handler(signo, frame):
+        note("sig.%d" % rank, "%.6f" % time.time())
+        os._exit(128 + signo)
+    signal.signal(signal.SIGTERM, handler)
+if mode == "write":
+    mib = int(sys.argv[3])
+    lines = []
+    size = n = 0
+    while size < (1 << 20):
+        line = "rank %d line %08d %s\n" % (rank, n, "x" * (60 + n % 60))
+        lines.append(line)
+        size += len(line)
+        n += 1
+    block = "".join(lines).encode()
+    w = sys.stdout.buffer
+    for _ in range(mib):
+        w.write(block)
+    w.flush()
+    sys.exit(0)
+note("ready.%d" % rank, str(os.getpid()))
+if mode == "teardown" and rank == 0:
+    while not all(os.path.exists(os.path.join(out, "ready.%d" % r)) for r in range(world)):
+        time.sleep(0.005)
+    time.sleep(0.1)
+    note("failed_at", "%.6f" % time.time())
+    os._exit(3)
+while True:
+    time.sleep(1)
+'''
+
+
+def percentile(values, q):
+    s = sorted(values)
+    if len(s) == 1:
+        return s[0]
+    pos = (len(s) - 1) * q / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def summary(values):
+    return {"n": len(values), "median": statistics.median(values), "p10": percentile(values, 10),
+            "p90": percentile(values, 90), "min": min(values), "max": max(values)}
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.tmp = tempfile.mkdtemp(prefix="acc_supbench_")
+        self.worker = os.path.join(self.tmp, "worker.py")
+        with open(self.worker, "w") as f:
+            f.write(WORKER)
+        self.env = dict(os.environ, PYTHON_EXEC=args.python, TMPDIR=self.tmp, HOME=self.tmp,
+                        HF_HOME=os.path.join(self.tmp, "hf"))
+        self.env.pop("OMP_NUM_THREADS", None)
+        self.cpu = {}
+
+    def out_dir(self):
+        d = tempfile.mkdtemp(dir=self.tmp, prefix="out_")
+        return d
+
+    def command(self, launcher, n, script_args, extra=()):
+        if launcher == "accelerate":
+            return [self.args.launcher, "launch", "--cpu", "--num_processes", str(n), "--main_process_port", "0",
+                    *extra, self.worker, *script_args]
+        if launcher == "torchrun":
+            return [self.args.python, self.args.torchrun, "--nproc_per_node", str(n), "--master_port",
+                    str(random.randint(20000, 40000)), *extra, self.worker, *script_args]
+        raise ValueError(launcher)
+
+    def wait_ready(self, out, n, proc, timeout=60):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if all(os.path.exists(os.path.join(out, "ready.%d" % r)) for r in range(n)):
+                return True
+            if proc.poll() is not None:
+                return False
+            time.sleep(0.002)
+        return False
+
+    def teardown(self, launcher, extra=()):
+        n = self.args.workers
+        out = self.out_dir()
+        with open(os.devnull, "wb") as null:
+            proc = subprocess.Popen(self.command(launcher, n, ["teardown", out], extra), env=self.env, cwd=self.tmp,
+                                    stdout=null, stderr=null)
+            proc.wait(timeout=120)
+            exited = time.time()
+        failed_at = float(open(os.path.join(out, "failed_at")).read())
+        if proc.returncode == 0:
+            raise RuntimeError("%s: teardown run exited 0" % launcher)
+        return exited - failed_at
+
+    def fanout(self, launcher, extra=()):
+        n = self.args.workers
+        out = self.out_dir()
+        with open(os.devnull, "wb") as null:
+            proc = subprocess.Popen(self.command(launcher, n, ["fanout", out], extra), env=self.env, cwd=self.tmp,
+                                    stdout=null, stderr=null)
+            if not self.wait_ready(out, n, proc):
+                proc.kill()
+                raise RuntimeError("%s: workers did not start" % launcher)
+            time.sleep(0.05)
+            sent = time.time()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=120)
+        seen = []
+        for r in range(n):
+            path = os.path.join(out, "sig.%d" % r)
+            if not os.path.exists(path):
+                raise RuntimeError("%s: rank %d never saw SIGTERM" % (launcher, r))
+            seen.append(float(open(path).read()))
+        return max(seen) - sent
+
+    def throughput(self, launcher, extra=()):
+        n = self.args.workers
+        out = self.out_dir()
+        console = os.path.join(out, "console.txt")
+        with open(console, "wb") as f, open(os.devnull, "wb") as null:
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            proc = subprocess.run(self.command(launcher, n, ["write", out, str(self.args.mib)], extra), env=self.env,
+                                  cwd=self.tmp, stdout=f, stderr=null, timeout=600)
+            took = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU seconds of the launcher and its workers: what the output path costs, whatever
+        # else the machine is running.
+        self.cpu.setdefault((launcher, extra[-4:] if "--tee" in extra else ()), []).append(
+            (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime))
+        if proc.returncode != 0:
+            raise RuntimeError("%s %s: exit %d" % (launcher, extra, proc.returncode))
+        size = os.path.getsize(console)
+        expected = n * self.args.mib << 20
+        if size < expected:
+            raise RuntimeError("%s %s: console has %d bytes, expected at least %d" % (launcher, extra, size, expected))
+        shutil.rmtree(out, ignore_errors=True)
+        return took
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--launcher", default=str(REPO / "build" / "accelerate"))
+    p.add_argument("--torchrun", default=str(REPO.parent / "shared" / "tools" / "torchrun"),
+                   help="Debian's torchrun (empty: skip it)")
+    p.add_argument("--python", default="/usr/bin/python3")
+    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--reps", type=int, default=10, help="rounds of teardown and fan-out")
+    p.add_argument("--torchrun-reps", type=int, default=5)
+    p.add_argument("--throughput-reps", type=int, default=5)
+    p.add_argument("--mib", type=int, default=64, help="MiB each worker writes in the throughput runs")
+    p.add_argument("--json", help="write the raw numbers here")
+    args = p.parse_args()
+    args.launcher = os.path.abspath(args.launcher)
+    bench = Bench(args)
+    use_torchrun = bool(args.torchrun) and os.path.exists(args.torchrun)
+
+    variants = {
+        "teardown/accelerate": lambda: bench.teardown("accelerate"),
+        "fanout/accelerate": lambda: bench.fanout("accelerate"),
+        "throughput/accelerate direct": lambda: bench.throughput("accelerate"),
+        "throughput/accelerate --tee 3": lambda: bench.throughput(
+            "accelerate", ("--tee", "3", "--log_dir", os.path.join(bench.tmp, "logs"))),
+    }
+    torchrun_variants = {
+        "teardown/torchrun --monitor_interval 0.1": lambda: bench.teardown("torchrun", ("--monitor_interval", "0.1")),
+        "teardown/torchrun (default 5 s interval)": lambda: bench.teardown("torchrun"),
+        "fanout/torchrun": lambda: bench.fanout("torchrun", ("--monitor_interval", "0.1")),
+        "throughput/torchrun direct": lambda: bench.throughput("torchrun", ("--monitor_interval", "0.1")),
+        "throughput/torchrun --tee 3": lambda: bench.throughput(
+            "torchrun", ("--monitor_interval", "0.1", "--tee", "3", "--log_dir", os.path.join(bench.tmp, "tlogs"))),
+    }
+    reps = {name: (args.throughput_reps if name.startswith("throughput") else args.reps) for name in variants}
+    if use_torchrun:
+        for name in torchrun_variants:
+            reps[name] = min(args.torchrun_reps, args.throughput_reps if name.startswith("throughput") else 10**9)
+        variants.update(torchrun_variants)
+    results = {name: [] for name in variants}
+    rounds = max(reps.values())
+    # Warm-up, uncounted.
+    bench.throughput("accelerate")
+    bench.teardown("accelerate")
+    for r in range(rounds):
+        order = [name for name in variants if len(results[name]) < reps[name]]
+        random.shuffle(order)
+        for name in order:
+            results[name].append(variants[name]())
+        print("round %d/%d done" % (r + 1, rounds), file=sys.stderr, flush=True)
+
+    stats = {name: summary(v) for name, v in results.items() if v}
+    print("machine: %s, %d CPUs, %s; python %s" % (platform.node(), os.cpu_count(), platform.platform(),
+                                                    platform.python_version()))
+    print("date: %s" % datetime.datetime.now().isoformat(timespec="seconds"))
+    print("workers: %d; throughput: %d MiB per worker" % (args.workers, args.mib))
+    print()
+    print("%-45s %6s %10s %10s %10s %10s" % ("variant", "n", "median", "p10", "p90", "min"))
+    for name, s in stats.items():
+        unit, scale = ("s", 1.0) if name.startswith("throughput") else ("ms", 1000.0)
+        print("%-45s %6d %9.3f%s %9.3f%s %9.3f%s %9.3f%s" % (name, s["n"], s["median"] * scale, unit[0],
+                                                             s["p10"] * scale, unit[0], s["p90"] * scale, unit[0],
+                                                             s["min"] * scale, unit[0]))
+    print()
+
+    def ratio(a, b):
+        return stats[a]["median"] / stats[b]["median"]
+
+    total_mib = args.workers * args.mib
+    for name in stats:
+        if name.startswith("throughput"):
+            print("%-45s %8.0f MiB/s" % (name, total_mib / stats[name]["median"]))
+    for key, values in bench.cpu.items():
+        print("%-45s CPU (launcher + workers) median %.3f s over %d runs" % (
+            "throughput/%s %s" % (key[0], " ".join(key[1][:2]) or "direct"), statistics.median(values), len(values)))
+    cpu_direct = [v for k, v in bench.cpu.items() if k[0] == "accelerate" and not k[1]]
+    cpu_tee = [v for k, v in bench.cpu.items() if k[0] == "accelerate" and k[1]]
+    if cpu_direct and cpu_tee:
+        print("CPU cost of --tee 3 (accelerate): %+.1f %%" % (
+            (statistics.median(cpu_tee[0]) / statistics.median(cpu_direct[0]) - 1) * 100))
+    tee_cost = ratio("throughput/accelerate --tee 3", "throughput/accelerate direct") - 1
+    print("prefixing cost (accelerate --tee 3 / direct - 1): %+.1f %%" % (tee_cost * 100))
+    if use_torchrun:
+        print("teardown, torchrun (0.1 s interval) / accelerate: %.0fx" %
+              ratio("teardown/torchrun --monitor_interval 0.1", "teardown/accelerate"))
+        print("fan-out, torchrun / accelerate: %.1fx" % ratio("fanout/torchrun", "fanout/accelerate"))
+        print("torchrun --tee 3 / direct - 1: %+.1f %%" %
+              ((ratio("throughput/torchrun --tee 3", "throughput/torchrun direct") - 1) * 100))
+    teardown_ms = stats["teardown/accelerate"]["median"] * 1000
+    print("target teardown < 20 ms: %s (%.1f ms)" % ("PASS" if teardown_ms < 20 else "MISS", teardown_ms))
+    print("target prefixing < 10 %%: %s (%+.1f %%)" % ("PASS" if tee_cost < 0.10 else "MISS", tee_cost * 100))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"results": results, "stats": stats, "args": vars(args)}, f, indent=1)
+    shutil.rmtree(bench.tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

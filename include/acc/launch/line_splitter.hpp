@@ -1,0 +1,42 @@
+// Per-rank console output when --tee is on: split a byte stream into lines and put
+// torchrun's `[default0]:` prefix in front of each. Pure (no system calls): the
+// supervisor feeds it what it reads from a worker's pipe and writes what comes out.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace acc::launch {
+
+// Splits a stream into segments, each ending in '\n', "\r\n" or a lone '\r' (a
+// progress bar's redraw: it is kept, so the bar still redraws in place, each
+// frame with its prefix), and appends every complete segment, prefixed, to the
+// caller's buffer. A segment is never cut, so the caller can write the buffer
+// with one write(2) and lines of different ranks never mix mid-line. Only a line
+// longer than `max_line` is handed out in pieces (the first with the prefix) so
+// memory stays bounded.
+class LinePrefixer {
+  public:
+    explicit LinePrefixer(std::string prefix, size_t max_line = size_t{1} << 20);
+
+    // Append to `out` every segment that `data` completes.
+    void feed(std::string_view data, std::string& out);
+    // End of stream: append what is left (a last line without its newline),
+    // prefixed and with a '\n' added, so the next rank's line starts on a line of its own.
+    void finish(std::string& out);
+
+    // Bytes held back waiting for the end of their line.
+    size_t pending() const { return m_partial.size(); }
+    const std::string& prefix() const { return m_prefix; }
+
+  private:
+    void emit(std::string_view tail, std::string& out);
+
+    std::string m_prefix;
+    size_t m_max_line;
+    std::string m_partial;        // the start of an unfinished segment
+    bool m_continuation = false;  // m_partial continues a piece already handed out
+};
+
+}  // namespace acc::launch

@@ -1,0 +1,94 @@
+#include "acc/launch/line_splitter.hpp"
+
+#include <cstring>
+
+namespace acc::launch {
+
+LinePrefixer::LinePrefixer(std::string prefix, size_t max_line)
+    : m_prefix(std::move(prefix)), m_max_line(max_line == 0 ? 1 : max_line) {}
+
+// One finished segment: what was held back, then `tail` (which ends it).
+void LinePrefixer::emit(std::string_view tail, std::string& out) {
+    if (!m_continuation) {
+        out += m_prefix;
+    }
+    out += m_partial;
+    out.append(tail.data(), tail.size());
+    m_partial.clear();
+    m_continuation = false;
+}
+
+void LinePrefixer::feed(std::string_view data, std::string& out) {
+    const char* p = data.data();
+    const size_t n = data.size();
+    size_t pos = 0;
+    if (n == 0) {
+        return;
+    }
+    // A '\r' held back at the end of the previous read: "\r\n" or a lone '\r'?
+    if (!m_partial.empty() && m_partial.back() == '\r') {
+        if (p[0] == '\n') {
+            emit(std::string_view(p, 1), out);
+            pos = 1;
+        } else {
+            emit({}, out);
+        }
+    }
+    // Next '\n' and '\r' at or after pos (n: none); each is searched for again only once passed.
+    auto find = [&](char c, size_t from) -> size_t {
+        const void* hit = from < n ? std::memchr(p + from, c, n - from) : nullptr;
+        return hit ? static_cast<size_t>(static_cast<const char*>(hit) - p) : n;
+    };
+    size_t next_nl = find('\n', pos);
+    size_t next_cr = find('\r', pos);
+    while (pos < n) {
+        if (next_nl < pos) {
+            next_nl = find('\n', pos);
+        }
+        if (next_cr < pos) {
+            next_cr = find('\r', pos);
+        }
+        size_t t = next_nl < next_cr ? next_nl : next_cr;
+        if (t == n) {
+            break;
+        }
+        size_t end = t + 1;
+        if (p[t] == '\r') {
+            if (t + 1 == n) {
+                break;  // cannot tell "\r\n" yet: hold the '\r' back
+            }
+            if (p[t + 1] == '\n') {
+                end = t + 2;
+            }
+        }
+        emit(std::string_view(p + pos, end - pos), out);
+        pos = end;
+    }
+    m_partial.append(p + pos, n - pos);
+    // A very long line: hand it out in pieces rather than hold it all.
+    while (m_partial.size() >= m_max_line) {
+        if (!m_continuation) {
+            out += m_prefix;
+        }
+        out.append(m_partial, 0, m_max_line);
+        m_partial.erase(0, m_max_line);
+        m_continuation = true;
+    }
+}
+
+void LinePrefixer::finish(std::string& out) {
+    if (m_partial.empty()) {
+        if (m_continuation) {
+            out += '\n';  // the end of a long line handed out in pieces
+            m_continuation = false;
+        }
+        return;
+    }
+    const bool ended = m_partial.back() == '\r';
+    emit({}, out);
+    if (!ended) {
+        out += '\n';
+    }
+}
+
+}  // namespace acc::launch

@@ -1,0 +1,192 @@
+// The per-rank line prefixer (--tee) and torchrun's output settings: pure, no processes.
+#include "acc/launch/line_splitter.hpp"
+#include "acc/launch/output_spec.hpp"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "acc/util/error.hpp"
+
+using acc::launch::LinePrefixer;
+
+namespace {
+
+std::string run(LinePrefixer& p, const std::vector<std::string>& chunks, bool eof = true) {
+    std::string out;
+    for (const auto& c : chunks) {
+        p.feed(c, out);
+    }
+    if (eof) {
+        p.finish(out);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(LinePrefixer, PrefixesEachCompleteLine) {
+    LinePrefixer p("[default0]:");
+    EXPECT_EQ(run(p, {"hello\nworld\n"}), "[default0]:hello\n[default0]:world\n");
+}
+
+TEST(LinePrefixer, HoldsAPartialLineUntilItsNewline) {
+    LinePrefixer p("[d1]:");
+    std::string out;
+    p.feed("hel", out);
+    EXPECT_EQ(out, "");
+    EXPECT_EQ(p.pending(), 3u);
+    p.feed("lo\nwor", out);
+    EXPECT_EQ(out, "[d1]:hello\n");
+    p.feed("ld\n", out);
+    EXPECT_EQ(out, "[d1]:hello\n[d1]:world\n");
+    EXPECT_EQ(p.pending(), 0u);
+}
+
+TEST(LinePrefixer, ByteByByteGivesTheSameResult) {
+    const std::string text = "a\nbb\r\ncc\rdd\n\n\rlast";
+    LinePrefixer whole("[x]:");
+    LinePrefixer bytes("[x]:");
+    std::vector<std::string> chunks;
+    for (char c : text) {
+        chunks.emplace_back(1, c);
+    }
+    EXPECT_EQ(run(bytes, chunks), run(whole, {text}));
+}
+
+TEST(LinePrefixer, EmptyLinesKeepTheirPrefix) {
+    LinePrefixer p("[r0]:");
+    EXPECT_EQ(run(p, {"\n\n"}), "[r0]:\n[r0]:\n");
+}
+
+TEST(LinePrefixer, MissingFinalNewlineIsFlushedAtEofWithOne) {
+    LinePrefixer p("[default0]:");
+    EXPECT_EQ(run(p, {"done\nno newline"}), "[default0]:done\n[default0]:no newline\n");
+}
+
+TEST(LinePrefixer, NothingAtEofWhenTheStreamEndedWithANewline) {
+    LinePrefixer p("[default0]:");
+    EXPECT_EQ(run(p, {"x\n"}), "[default0]:x\n");
+    LinePrefixer empty("[default0]:");
+    EXPECT_EQ(run(empty, {}), "");
+}
+
+TEST(LinePrefixer, ProgressBarFramesKeepTheirCarriageReturns) {
+    // tqdm redraws with "\r<bar>": each frame goes out whole, \r included, so the bar
+    // still redraws in place, prefixed.
+    LinePrefixer p("[default0]:");
+    std::string out = run(p, {"\r  0%|", "          |\r 50%|#####     |", "\r100%|##########|\n"});
+    EXPECT_EQ(out, "[default0]:\r[default0]:  0%|          |\r[default0]: 50%|#####     |\r"
+                   "[default0]:100%|##########|\n");
+    // The bytes after each prefix are exactly the input.
+    std::string stripped;
+    for (size_t pos = 0; (pos = out.find("[default0]:", pos)) != std::string::npos;) {
+        out.erase(pos, 11);
+    }
+    EXPECT_EQ(out, "\r  0%|          |\r 50%|#####     |\r100%|##########|\n");
+}
+
+TEST(LinePrefixer, CrLfIsOneLineEndEvenAcrossReads) {
+    LinePrefixer p("[w]:");
+    EXPECT_EQ(run(p, {"windows\r", "\nline\r\n"}), "[w]:windows\r\n[w]:line\r\n");
+}
+
+TEST(LinePrefixer, LoneCarriageReturnAtEofIsKept) {
+    LinePrefixer p("[w]:");
+    EXPECT_EQ(run(p, {"50%\r"}), "[w]:50%\r");
+}
+
+TEST(LinePrefixer, LinesLongerThanAReadStayWhole) {
+    LinePrefixer p("[default3]:");
+    std::string line(300000, 'x');
+    std::string out;
+    for (size_t i = 0; i < line.size(); i += 65536) {
+        p.feed(line.substr(i, 65536), out);
+        if (i + 65536 < line.size()) {
+            EXPECT_EQ(out, "");
+        }
+    }
+    p.feed("\n", out);
+    EXPECT_EQ(out, "[default3]:" + line + "\n");
+}
+
+TEST(LinePrefixer, OverlongLinesGoOutInPiecesWithOnePrefix) {
+    LinePrefixer p("[p]:", 10);
+    std::string out;
+    p.feed("0123456789abcdefghijKLM", out);
+    EXPECT_EQ(out, "[p]:0123456789abcdefghij");
+    EXPECT_EQ(p.pending(), 3u);
+    p.feed("N\nnext\n", out);
+    EXPECT_EQ(out, "[p]:0123456789abcdefghijKLMN\n[p]:next\n");
+}
+
+TEST(LinePrefixer, OverlongLineAtEofEndsWithANewline) {
+    LinePrefixer p("[p]:", 4);
+    EXPECT_EQ(run(p, {"abcdefgh"}), "[p]:abcdefgh\n");
+}
+
+TEST(LinePrefixer, ManyNumberedLinesInOddChunksComeOutIntact) {
+    std::string text;
+    for (int i = 0; i < 20000; ++i) {
+        text += "line " + std::to_string(i) + std::string(static_cast<size_t>(i % 97), '.') + "\n";
+    }
+    LinePrefixer p("[default1]:");
+    std::string out;
+    for (size_t pos = 0, step = 1; pos < text.size(); pos += step, step = step * 7 % 5003 + 1) {
+        p.feed(std::string_view(text).substr(pos, step), out);
+    }
+    p.finish(out);
+    std::string expected;
+    size_t start = 0;
+    for (size_t nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1) {
+        expected += "[default1]:" + text.substr(start, nl + 1 - start);
+    }
+    EXPECT_EQ(out, expected);
+}
+
+TEST(StdSpec, SingleValueForEveryRank) {
+    EXPECT_EQ(acc::launch::parse_std_spec("3", 4, "--tee"), (std::vector<int>{3, 3, 3, 3}));
+    EXPECT_EQ(acc::launch::parse_std_spec("0", 2, "--tee"), (std::vector<int>{0, 0}));
+}
+
+TEST(StdSpec, PerRankMapUnlistedRanksGetNone) {
+    EXPECT_EQ(acc::launch::parse_std_spec("0:1,2:2", 4, "--redirects"), (std::vector<int>{1, 0, 2, 0}));
+    EXPECT_EQ(acc::launch::parse_std_spec("7:3", 2, "--redirects"), (std::vector<int>{0, 0}));
+}
+
+TEST(StdSpec, RejectsWhatTorchrunRejects) {
+    for (const char* bad : {"4", "", "03", "0:4", "0:1,", "10:1", "0-3", "a:1", "0:1;1:2", "0:1,1"}) {
+        try {
+            acc::launch::parse_std_spec(bad, 4, "--tee");
+            ADD_FAILURE() << "accepted " << bad;
+        } catch (const acc::UsageError& e) {
+            EXPECT_EQ(std::string(e.what()),
+                      std::string("--tee: ") + bad + " does not match: <^[0123]$> or <^(\\d:[0123],)*(\\d:[0123])$>");
+        }
+    }
+}
+
+TEST(StdSpec, TeeWinsOverRedirect) {
+    using acc::launch::StreamMode;
+    auto s = acc::launch::worker_streams(3, 2);
+    EXPECT_EQ(s.out, StreamMode::file);
+    EXPECT_EQ(s.err, StreamMode::tee);
+    EXPECT_FALSE(acc::launch::worker_streams(0, 0).captured());
+    EXPECT_TRUE(acc::launch::worker_streams(0, 1).captured());
+}
+
+TEST(LinePrefix, TorchrunDefaultAndTemplate) {
+    EXPECT_EQ(acc::launch::line_prefix(std::nullopt, "default", 5, 1), "[default1]:");
+    EXPECT_EQ(acc::launch::line_prefix(std::string("[${role_name}|${rank}|$local_rank] "), "trainer", 5, 1),
+              "[trainer|5|1] ");
+    // string.Template.safe_substitute: unknown names and stray $ stay, $$ is $.
+    EXPECT_EQ(acc::launch::line_prefix(std::string("$$ ${nope} $x ${rank"), "d", 0, 0), "$ ${nope} $x ${rank");
+}
+
+TEST(LastLines, TakesTheLastNLines) {
+    EXPECT_EQ(acc::launch::last_lines("a\nb\nc\n", 2), "b\nc");
+    EXPECT_EQ(acc::launch::last_lines("a\nb\nc", 5), "a\nb\nc");
+    EXPECT_EQ(acc::launch::last_lines("", 3), "");
+    EXPECT_EQ(acc::launch::last_lines("only\n\n", 1), "only");
+}
