@@ -191,6 +191,8 @@ def main() -> None:
     timed = {
         "bare python3 noop.py": lambda: run_one([py, noop], env),
         "accelerate launch --cpu noop.py": lambda: run_one(acc + ["--cpu", noop], env),
+        # The floor for any launcher: one extra exec level that does nothing else.
+        "env python3 noop.py (one extra exec)": lambda: run_one(["/usr/bin/env", py, noop], env),
         "bare 4 x python3 noop.py (parallel)": lambda: run_parallel([py, noop], 4, env),
         "accelerate launch --cpu --num_processes 4": lambda: run_one(
             acc + ["--cpu", "--num_processes", "4", "--main_process_port", "0", noop], env),
@@ -250,6 +252,7 @@ def main() -> None:
 
     ratios = [
         ratio("accelerate launch --cpu noop.py", "bare python3 noop.py"),
+        ratio("accelerate launch --cpu noop.py", "env python3 noop.py (one extra exec)"),
         ratio("accelerate launch --cpu --num_processes 4", "bare 4 x python3 noop.py (parallel)"),
     ]
     for label, _ in others:
