@@ -54,6 +54,10 @@ launch::HostFacts probe_host(const Environment& env, bool need_python) {
     launch::HostFacts facts;
     facts.env = env;
     facts.gpu_count = memoized<int>([env] { return proc::cuda_device_count(env); });
+    facts.p2p_ib_supported = memoized<bool>([] {
+        auto inv = proc::nvidia_inventory();
+        return launch::cuda_p2p_ib_supported(inv.names, inv.driver_version);
+    });
     facts.physical_cores = memoized<int>([] { return proc::physical_core_count(); });
     facts.port_in_use = [](int port) { return proc::port_in_use(port); };
     facts.free_port = [] { return proc::free_port(); };

@@ -451,6 +451,24 @@ const char* launcher_name(LauncherKind kind) {
     return "?";
 }
 
+bool cuda_p2p_ib_supported(const std::vector<std::string>& gpu_names, const std::string& driver_version) {
+    if (gpu_names.size() < 2) {
+        return true;
+    }
+    bool rtx40 = std::any_of(gpu_names.begin(), gpu_names.end(),
+                             [](const std::string& n) { return n.find("RTX 40") != std::string::npos; });
+    if (!rtx40) {
+        return true;
+    }
+    // Compare dotted versions numerically against 550.40.07.
+    const std::vector<std::int64_t> fixed = {550, 40, 7};
+    std::vector<std::int64_t> have;
+    for (const auto& part : split(driver_version, '.')) {
+        have.push_back(parse_python_int(part).value_or(0));
+    }
+    return !std::lexicographical_compare(have.begin(), have.end(), fixed.begin(), fixed.end());
+}
+
 bool running_under_mpi(const Environment& env) {
     return env.contains("OMPI_COMM_WORLD_SIZE") || env.contains("PMI_SIZE") || env.contains("MV2_COMM_WORLD_SIZE");
 }
@@ -479,6 +497,22 @@ LaunchPlan plan_launch(const LaunchSettings& s, const Resolution& r, const HostF
         EnvMap common = deepspeed ? deepspeed_env(s, r, facts) : multi_gpu_env(s);
         if (deepspeed && !facts.env.contains("OMP_NUM_THREADS") && t.nproc > 1) {
             common["OMP_NUM_THREADS"] = "1";  // torchrun's own default when nproc > 1
+        }
+        // accelerate's PartialState refuses RTX 40xx multi-GPU runs on old drivers unless
+        // these are set, so upstream's launcher sets them; so do we.
+        if (facts.p2p_ib_supported && !facts.p2p_ib_supported()) {
+            bool added = false;
+            for (const char* var : {"NCCL_P2P_DISABLE", "NCCL_IB_DISABLE"}) {
+                if (!facts.env.contains(var)) {
+                    common[var] = "1";
+                    added = true;
+                }
+            }
+            if (added) {
+                plan.notes.push_back(
+                    "Using RTX 4000 series which doesn't support faster communication speedups. Ensuring P2P and IB "
+                    "communications are disabled.");
+            }
         }
         add_torchrun_workers(s, facts, t, common, script_argv(s, facts.python, true), plan);
         add_uppercased_duplicates(facts.env, plan);

@@ -38,36 +38,59 @@ int count_visible_devices(const std::string& visible, int physical) {
     return count;
 }
 
-int cuda_device_count(const Environment& env) {
+NvidiaInventory nvidia_inventory() {
+    NvidiaInventory inv;
     // No NVIDIA driver loaded (no /dev/nvidiactl, no /proc/driver/nvidia, also absent in
     // containers without GPUs): skip the library search and its ~40 failed lookups.
     if (access("/dev/nvidiactl", F_OK) != 0 && access("/proc/driver/nvidia", F_OK) != 0) {
-        return 0;
+        return inv;
     }
     void* lib = dlopen("libnvidia-ml.so.1", RTLD_LAZY | RTLD_LOCAL);
     if (!lib) {
-        return 0;
+        return inv;
     }
     using InitFn = int (*)();
     using CountFn = int (*)(unsigned int*);
+    using HandleFn = int (*)(unsigned int, void**);
+    using NameFn = int (*)(void*, char*, unsigned int);
+    using DriverFn = int (*)(char*, unsigned int);
     auto init = reinterpret_cast<InitFn>(dlsym(lib, "nvmlInit_v2"));
     auto count_fn = reinterpret_cast<CountFn>(dlsym(lib, "nvmlDeviceGetCount_v2"));
+    auto handle_fn = reinterpret_cast<HandleFn>(dlsym(lib, "nvmlDeviceGetHandleByIndex_v2"));
+    auto name_fn = reinterpret_cast<NameFn>(dlsym(lib, "nvmlDeviceGetName"));
+    auto driver_fn = reinterpret_cast<DriverFn>(dlsym(lib, "nvmlSystemGetDriverVersion"));
     auto shutdown = reinterpret_cast<InitFn>(dlsym(lib, "nvmlShutdown"));
     unsigned int physical = 0;
     if (init && count_fn && init() == 0) {
         if (count_fn(&physical) != 0) {
             physical = 0;
         }
+        inv.devices = static_cast<int>(physical);
+        char buf[96];
+        for (unsigned int i = 0; handle_fn && name_fn && i < physical; ++i) {
+            void* device = nullptr;
+            if (handle_fn(i, &device) == 0 && name_fn(device, buf, sizeof buf) == 0) {
+                inv.names.emplace_back(buf);
+            }
+        }
+        if (driver_fn && driver_fn(buf, sizeof buf) == 0) {
+            inv.driver_version = buf;
+        }
         if (shutdown) {
             shutdown();
         }
     }
     dlclose(lib);
+    return inv;
+}
+
+int cuda_device_count(const Environment& env) {
+    const int physical = nvidia_inventory().devices;
     auto visible = env.get("CUDA_VISIBLE_DEVICES");
     if (!visible) {
-        return static_cast<int>(physical);
+        return physical;
     }
-    return count_visible_devices(*visible, static_cast<int>(physical));
+    return count_visible_devices(*visible, physical);
 }
 
 int physical_core_count() {

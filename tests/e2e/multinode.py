@@ -26,7 +26,7 @@ t = torch.tensor([float(dist.get_rank() + 1)])
 dist.all_reduce(t)
 if os.environ.get("FAIL_RANK"):
     time.sleep(300)   # blocked, as a real job would be, until the launcher stops it
-print("rank %d/%d sum %d" % (dist.get_rank(), dist.get_world_size(), t.item()), flush=True)
+sys.stdout.write("rank %d/%d sum %d\n" % (dist.get_rank(), dist.get_world_size(), t.item()))  # one write: ranks never interleave
 dist.destroy_process_group()
 '''
 

@@ -91,8 +91,11 @@ with tempfile.TemporaryDirectory() as work:
     open(os.path.join(pkg, "commands", "accelerate_cli.py"), "w").write(
         "import sys\nprint('python cli got', sys.argv[1:])\nsys.exit(3)\n")
     script = os.path.join(pkg, "test_utils", "scripts", "test_script.py")
-    open(script, "w").write("import os, sys\nprint('rank', os.environ.get('RANK'), 'of', os.environ.get('WORLD_SIZE'))\n"
-                            "print('to stderr', file=sys.stderr)\n"
+    # One write per line: workers run under `python -u`, where print() writes the
+    # newline separately and two ranks' lines could interleave.
+    open(script, "w").write("import os, sys\n"
+                            "sys.stdout.write(f\"rank {os.environ.get('RANK')} of {os.environ.get('WORLD_SIZE')}\\n\")\n"
+                            "sys.stderr.write('to stderr\\n')\n"
                             "sys.exit(int(os.environ.get('FAKE_FAIL', '0')))\n")
     fake = {"PYTHON_EXEC": sys.executable, "PYTHONPATH": os.path.join(work, "fakepkg")}
     cpu2 = os.path.join(c.SRC, "configs", "cpu_ddp_2.yaml")

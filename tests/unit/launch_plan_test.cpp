@@ -316,3 +316,23 @@ TEST(LaunchPlan, SlurmStepGivesTheMachineLayout) {
     std::string report = format_dry_run(p.settings, p.resolution, p.plan);
     EXPECT_NE(report.find("gpu07"), std::string::npos);
 }
+
+TEST(LaunchPlan, Rtx40WithAnOldDriverGetsP2pAndIbDisabledAsUpstream) {
+    EXPECT_FALSE(cuda_p2p_ib_supported({"NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090"}, "535.104.05"));
+    EXPECT_TRUE(cuda_p2p_ib_supported({"NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090"}, "550.40.07"));
+    EXPECT_TRUE(cuda_p2p_ib_supported({"NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4090"}, "555.1"));
+    EXPECT_TRUE(cuda_p2p_ib_supported({"NVIDIA GeForce RTX 4090"}, "535.104.05"));  // one GPU
+    EXPECT_TRUE(cuda_p2p_ib_supported({"NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"}, "535.104.05"));
+
+    auto facts = fake_host(2, {{"NCCL_IB_DISABLE", "0"}});
+    facts.p2p_ib_supported = [] { return false; };
+    auto p = plan({"--multi_gpu", "--num_processes", "2", "t.py"}, facts);
+    EXPECT_EQ(p.plan.workers[0].env.at("NCCL_P2P_DISABLE"), "1");
+    EXPECT_EQ(p.plan.workers[0].env.count("NCCL_IB_DISABLE"), 0u);  // the user's own value stays
+    EXPECT_NE(std::find(p.plan.notes.begin(), p.plan.notes.end(),
+                        "Using RTX 4000 series which doesn't support faster communication speedups. Ensuring P2P and "
+                        "IB communications are disabled."),
+              p.plan.notes.end());
+    auto cpu = plan({"--cpu", "--num_processes", "2", "t.py"}, facts);
+    EXPECT_EQ(cpu.plan.workers[0].env.count("NCCL_P2P_DISABLE"), 0u);
+}

@@ -12,6 +12,9 @@ namespace acc::launch {
 struct HostFacts {
     Environment env;                        // the launcher's environment
     std::function<int()> gpu_count;         // CUDA devices visible (honours CUDA_VISIBLE_DEVICES)
+    // False on machines whose GPUs cannot use NCCL's P2P/IB paths (upstream's
+    // check_cuda_p2p_ib_support: several RTX 40xx with a driver before 550.40.07).
+    std::function<bool()> p2p_ib_supported;
     std::function<int()> physical_cores;    // for upstream's CPU-thread heuristic
     std::function<bool(int)> port_in_use;   // something listens on 127.0.0.1:port
     std::function<int()> free_port;         // an unused TCP port chosen by the kernel

@@ -46,6 +46,11 @@ struct LaunchPlan {
     std::map<std::string, std::string> files;
 };
 
+// upstream's check_cuda_p2p_ib_support from the GPU names and driver version: false
+// when there is more than one GPU, one is an RTX 40xx, and the driver is older than
+// 550.40.07. Pure.
+bool cuda_p2p_ib_supported(const std::vector<std::string>& gpu_names, const std::string& driver_version);
+
 // True when the launcher itself was started by an MPI launcher.
 bool running_under_mpi(const Environment& env);
 

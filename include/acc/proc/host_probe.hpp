@@ -9,6 +9,15 @@
 
 namespace acc::proc {
 
+// What NVML reports about the machine's NVIDIA GPUs (all of them, whatever
+// CUDA_VISIBLE_DEVICES says); empty when there is no driver.
+struct NvidiaInventory {
+    int devices = 0;
+    std::vector<std::string> names;  // "NVIDIA GeForce RTX 4090", ...
+    std::string driver_version;      // "535.104.05"
+};
+NvidiaInventory nvidia_inventory();
+
 // CUDA devices visible to workers: NVML's device count (libnvidia-ml is loaded
 // with dlopen, so no CUDA is linked), narrowed by CUDA_VISIBLE_DEVICES as the
 // CUDA runtime reads it. 0 when there is no driver.
