@@ -342,6 +342,7 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
     }
     std::string store_host;
     std::unique_ptr<proc::StoreServer> store = host_agent_store(plan, s, &store_host);
+    const bool interactive = proc::launcher_owns_terminal();
     std::unique_ptr<proc::MachineLink> link = join_machines(plan, s, store_host);
     if (link) {
         // Another machine's failure stops ours; ours is reported at once (when no restart is left).
@@ -401,6 +402,9 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
                 additions["TORCHELASTIC_RESTART_COUNT"] = std::to_string(attempt);
             }
             specs.push_back(proc::ProcessSpec{paths[i], plan.workers[i].argv, full_env(base, additions)});
+            // One worker started from an interactive shell gets the terminal, as under upstream
+            // (where it shares the launcher's process group): input() and pdb work, Ctrl-C reaches it.
+            specs.back().take_terminal = plan.workers.size() == 1 && interactive;
         }
         // <run>/attempt_<n>/<local_rank>/{stdout,stderr}.log for the captured streams.
         std::vector<proc::WorkerOutput> outputs;

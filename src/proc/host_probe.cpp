@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -163,6 +164,10 @@ std::optional<std::string> find_executable(const std::string& name, const Enviro
         }
     }
     return std::nullopt;
+}
+
+bool launcher_owns_terminal() {
+    return isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
 }
 
 std::string current_directory() {

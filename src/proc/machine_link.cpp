@@ -18,11 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int millis_until(Deadline deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    return static_cast<int>(std::clamp<long long>(left, 0, 1 << 30));
-}
-
 std::string seconds_text(std::chrono::milliseconds d) {
     double s = static_cast<double>(d.count()) / 1000.0;
     return s == static_cast<double>(static_cast<long long>(s)) ? fmt::format("{}", static_cast<long long>(s))

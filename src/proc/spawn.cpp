@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,6 +45,15 @@ Spawned spawn_process(const ProcessSpec& spec) {
     if (pid == 0) {
         close(error_pipe[0]);
         setpgid(0, 0);
+        if (spec.take_terminal) {
+            // A background group may only take the terminal with SIGTTOU blocked; the
+            // mask is reset below anyway.
+            sigset_t ttou;
+            sigemptyset(&ttou);
+            sigaddset(&ttou, SIGTTOU);
+            sigprocmask(SIG_BLOCK, &ttou, nullptr);
+            tcsetpgrp(STDIN_FILENO, getpid());
+        }
         // Die with the launcher, even if it is SIGKILLed; the check closes the
         // race where the launcher died before prctl took effect.
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -70,6 +80,9 @@ Spawned spawn_process(const ProcessSpec& spec) {
     }
     // Also set the group here, so signalling the group works even before the child ran.
     setpgid(pid, pid);
+    if (spec.take_terminal) {
+        tcsetpgrp(STDIN_FILENO, pid);  // same as the child did: whoever runs first wins the race
+    }
     close(error_pipe[1]);
     Spawned result;
     result.pid = pid;

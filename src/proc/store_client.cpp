@@ -26,11 +26,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int millis_until(Deadline deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    return static_cast<int>(std::clamp<long long>(left, 0, 1 << 30));
-}
-
 // One non-blocking connect to `ai`, bounded by `deadline`; the fd or -1 with `why` set.
 int try_connect(const addrinfo* ai, Deadline deadline, std::string& why) {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
@@ -75,6 +70,11 @@ int try_connect(const addrinfo* ai, Deadline deadline, std::string& why) {
 }
 
 }  // namespace
+
+int millis_until(Deadline deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    return static_cast<int>(std::clamp<long long>(left, 0, 1 << 30));
+}
 
 StoreClient StoreClient::connect(const std::string& host, int port, Deadline deadline) {
     const std::string endpoint = host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)

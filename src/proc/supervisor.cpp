@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -317,6 +318,19 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
         wait_for_orphans(out, pids);
     }
     kill_orphans();
+    for (const auto& spec : given_specs) {
+        if (spec.take_terminal) {
+            // Take the terminal back for ourselves (SIGTTOU blocked: we are in the background now).
+            sigset_t ttou;
+            sigset_t old;
+            sigemptyset(&ttou);
+            sigaddset(&ttou, SIGTTOU);
+            sigprocmask(SIG_BLOCK, &ttou, &old);
+            tcsetpgrp(STDIN_FILENO, getpgrp());
+            sigprocmask(SIG_SETMASK, &old, nullptr);
+            break;
+        }
+    }
     // Every writer is gone now (workers reaped, their leftovers killed): what the
     // pipes still hold is the end of the output.
     drain_taps();

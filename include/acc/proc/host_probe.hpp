@@ -40,4 +40,8 @@ std::optional<std::string> find_executable(const std::string& name, const Enviro
 
 std::string current_directory();
 
+// stdin is a terminal and the launcher is in its foreground process group, i.e. a
+// person started it interactively and a single worker may be handed the terminal.
+bool launcher_owns_terminal();
+
 }  // namespace acc::proc

@@ -16,6 +16,9 @@ struct ProcessSpec {
     // write end, opened close-on-exec); otherwise the launcher's own are inherited.
     int stdout_fd = -1;
     int stderr_fd = -1;
+    // Make the child's process group the terminal's foreground group (stdin is that
+    // terminal), so it can read from it (input(), pdb) and Ctrl-C reaches it directly.
+    bool take_terminal = false;
 };
 
 struct Spawned {

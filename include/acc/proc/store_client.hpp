@@ -14,6 +14,9 @@ namespace acc::proc {
 
 using Deadline = std::chrono::steady_clock::time_point;
 
+// Milliseconds left until `deadline` (0 when past), as poll() takes them.
+int millis_until(Deadline deadline);
+
 // The connection failed or closed (the store's host ended), or the server broke the protocol.
 class StoreConnectionError : public Error {
   public:
