@@ -43,8 +43,7 @@ int dispatch(const std::vector<std::string>& args) {
         try {
             return run_launch(rest);
         } catch (const UsageError& e) {
-            fmt::print(stderr, "accelerate launch: error: {}\n", e.what());
-            fmt::print(stderr, "(run `accelerate launch -h` for the list of flags)\n");
+            fmt::print(stderr, "accelerate launch: error: {} (see `accelerate launch -h`)\n", e.what());
             return 2;
         }
     }

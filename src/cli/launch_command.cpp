@@ -363,7 +363,12 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
         if (!s.is_none("log_dir")) {
             log_dir = s.str("log_dir");
         }
-        run_dir.emplace(log_dir, plan.run_id);
+        try {
+            run_dir.emplace(log_dir, plan.run_id);
+        } catch (const std::system_error& e) {
+            throw Error(fmt::format("cannot create the run folder{}: {}; pass a writable --log_dir",
+                                    log_dir ? " in --log_dir " + *log_dir : std::string(), e.what()));
+        }
         if (captured && !log_dir) {
             // The workers' logs outlive the run, as torchrun's do; say where they are.
             run_dir->keep();

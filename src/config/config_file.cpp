@@ -1,5 +1,6 @@
 #include "acc/config/config_file.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -392,6 +393,10 @@ ConfigFile make_config(Value data, const std::string& path) {
 }
 
 ConfigFile load_config_file(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        throw ConfigError(fmt::format("--config_file {} is a folder; pass the YAML or JSON file in it", path));
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         throw ConfigError(fmt::format(

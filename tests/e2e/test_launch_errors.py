@@ -41,6 +41,14 @@ with TempDir() as tmp:
     case(["--cpu", "t.py"], 1, "no Python interpreter found",
          extra_env={"PATH": "/nonexistent", "PYTHON_EXEC": ""})
 
+    case(["--config_file", tmp, "t.py"], 1, "is a folder; pass the YAML or JSON file in it")
+    case(["--cpu", "--num_processes", "2", "--log_dir", "/proc/no/such/dir", "t.py"], 1,
+         "cannot create the run folder in --log_dir /proc/no/such/dir")
+
+    # Usage errors are one line: the problem, and where to look.
+    r = launch(["--num_processes", "two", "t.py"], cwd=tmp, env=env, timeout=30)
+    check(len(r.stderr.strip().splitlines()) == 1, f"a usage error is one line ({r.stderr!r})")
+
     r = launch(["-h"], cwd=tmp, env=env)
     check(r.returncode == 0 and "Hardware Selection Arguments" in r.stdout and "--num_processes" in r.stdout,
           "launch -h prints grouped help, exit 0")
