@@ -40,10 +40,10 @@ std::vector<std::string> with_aliases(std::vector<std::string> names) {
 
 struct Builder {
     std::vector<FlagSpec> flags;
-    std::string group;
+    std::string_view group;
 
     FlagSpec& add(std::string dest, std::vector<std::string> names, FlagKind kind, ValueType type, Value def,
-                  std::string help) {
+                  std::string_view help) {
         FlagSpec f;
         f.dest = std::move(dest);
         f.names = with_aliases(std::move(names));
@@ -51,29 +51,29 @@ struct Builder {
         f.type = type;
         f.default_value = std::move(def);
         f.group = group;
-        f.help = std::move(help);
+        f.help = help;
         flags.push_back(std::move(f));
         return flags.back();
     }
     // store_true declared in a group defaults to False, at the top level to None.
-    FlagSpec& flag(const std::string& name, std::string help) {
+    FlagSpec& flag(const std::string& name, std::string_view help) {
         Value def = group.empty() ? Value::none() : Value::boolean(false);
-        return add(name.substr(2), {name}, FlagKind::store_true, ValueType::str, def, std::move(help));
+        return add(name.substr(2), {name}, FlagKind::store_true, ValueType::str, def, help);
     }
-    FlagSpec& str(const std::string& name, Value def, std::string help) {
-        return add(name.substr(2), {name}, FlagKind::value, ValueType::str, std::move(def), std::move(help));
+    FlagSpec& str(const std::string& name, Value def, std::string_view help) {
+        return add(name.substr(2), {name}, FlagKind::value, ValueType::str, std::move(def), help);
     }
-    FlagSpec& integer(const std::string& name, Value def, std::string help) {
-        return add(name.substr(2), {name}, FlagKind::value, ValueType::integer, std::move(def), std::move(help));
+    FlagSpec& integer(const std::string& name, Value def, std::string_view help) {
+        return add(name.substr(2), {name}, FlagKind::value, ValueType::integer, std::move(def), help);
     }
-    FlagSpec& real(const std::string& name, Value def, std::string help) {
-        return add(name.substr(2), {name}, FlagKind::value, ValueType::real, std::move(def), std::move(help));
+    FlagSpec& real(const std::string& name, Value def, std::string_view help) {
+        return add(name.substr(2), {name}, FlagKind::value, ValueType::real, std::move(def), help);
     }
-    FlagSpec& py_bool(const std::string& name, Value def, std::string help) {
-        return add(name.substr(2), {name}, FlagKind::value, ValueType::py_bool, std::move(def), std::move(help));
+    FlagSpec& py_bool(const std::string& name, Value def, std::string_view help) {
+        return add(name.substr(2), {name}, FlagKind::value, ValueType::py_bool, std::move(def), help);
     }
-    FlagSpec& choice(const std::string& name, std::vector<std::string> choices, Value def, std::string help) {
-        auto& f = str(name, std::move(def), std::move(help));
+    FlagSpec& choice(const std::string& name, std::vector<std::string> choices, Value def, std::string_view help) {
+        auto& f = str(name, std::move(def), help);
         f.choices = std::move(choices);
         return f;
     }

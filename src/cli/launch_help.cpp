@@ -22,7 +22,7 @@ std::string listed_names(const FlagSpec& f) {
     return join(names, ", ");
 }
 
-std::string wrap(const std::string& text, size_t indent, size_t width) {
+std::string wrap(std::string_view text, size_t indent, size_t width) {
     std::string out;
     size_t col = indent;
     for (const auto& word : split(text, ' ')) {
@@ -39,7 +39,7 @@ std::string wrap(const std::string& text, size_t indent, size_t width) {
     return out;
 }
 
-void add_entry(std::string& out, const std::string& names, const std::string& help) {
+void add_entry(std::string& out, const std::string& names, std::string_view help) {
     const size_t column = 32;
     std::string line = "  " + names;
     if (line.size() + 2 > column) {
@@ -78,7 +78,7 @@ std::string launch_help() {
             continue;
         }
         if (f.group != group) {
-            group = f.group;
+            group = std::string(f.group);
             out += "\n" + group + ":\n";
         }
         add_entry(out, listed_names(f), f.help);

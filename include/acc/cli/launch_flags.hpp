@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "acc/util/value.hpp"
@@ -27,8 +28,8 @@ struct FlagSpec {
     ValueType type = ValueType::str;
     std::vector<std::string> choices;
     Value default_value;
-    std::string group;  // help section; empty for the top-level options
-    std::string help;
+    std::string_view group;  // help section; empty for the top-level options (static text)
+    std::string_view help;   // static text: no copy at start-up
     bool tracked = true;  // counts toward `nondefault` (argparse: not for --vm/--env/-h)
 };
 
