@@ -85,14 +85,7 @@ while True:
 '''
 
 
-def percentile(values, q):
-    s = sorted(values)
-    if len(s) == 1:
-        return s[0]
-    pos = (len(s) - 1) * q / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+from launch_bench import percentile  # noqa: E402 (the same folder; one definition of the statistic)
 
 
 def summary(values):

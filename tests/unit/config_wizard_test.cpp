@@ -6,12 +6,10 @@
 
 #include "acc/config/serialize.hpp"
 #include "acc/util/error.hpp"
+#include "test_support.hpp"
 
 using acc::Value;
 
-namespace acc {
-inline void PrintTo(const Value& v, std::ostream* os) { *os << v.repr(); }
-}  // namespace acc
 using namespace acc::config;
 
 namespace {

@@ -7,22 +7,16 @@
 #include "acc/launch/dry_run.hpp"
 #include "acc/proc/host_probe.hpp"
 #include "acc/util/error.hpp"
+#include "test_support.hpp"
 
 using namespace acc;
 using namespace acc::launch;
 
 namespace {
 
-HostFacts fake_host(int gpus = 0, std::map<std::string, std::string> env = {}) {
-    HostFacts f;
-    f.env = Environment(std::move(env));
-    f.gpu_count = [gpus] { return gpus; };
-    f.physical_cores = [] { return 1; };
-    f.port_in_use = [](int port) { return port == 29500; };
-    f.free_port = [] { return 40000; };
-    f.python = "/usr/bin/python3";
-    f.cwd = "/work";
-    return f;
+// Port 29500 is taken on this faked machine, so the busy-port rule shows.
+HostFacts plan_host(int gpus = 0, std::map<std::string, std::string> env = {}) {
+    return test::fake_host(gpus, std::move(env), 1, 29500);
 }
 
 struct Planned {
@@ -31,7 +25,7 @@ struct Planned {
     LaunchPlan plan;
 };
 
-Planned plan(std::vector<std::string> args, const HostFacts& facts = fake_host(), const std::string& yaml = "") {
+Planned plan(std::vector<std::string> args, const HostFacts& facts = plan_host(), const std::string& yaml = "") {
     Planned p;
     p.settings = cli::parse_launch_args(args).settings;
     check_flag_conflicts(p.settings);
@@ -44,7 +38,7 @@ Planned plan(std::vector<std::string> args, const HostFacts& facts = fake_host()
     return p;
 }
 
-std::string plan_error(std::vector<std::string> args, const HostFacts& facts = fake_host()) {
+std::string plan_error(std::vector<std::string> args, const HostFacts& facts = plan_host()) {
     try {
         plan(args, facts);
     } catch (const Error& e) {
@@ -114,13 +108,13 @@ TEST(LaunchPlan, NativeMultiCpuStartsEveryRank) {
 }
 
 TEST(LaunchPlan, MultiCpuConfigStartsEveryRankToo) {
-    auto p = plan({"t.py"}, fake_host(), "distributed_type: MULTI_CPU\nnum_processes: 3\nuse_cpu: true\n");
+    auto p = plan({"t.py"}, plan_host(), "distributed_type: MULTI_CPU\nnum_processes: 3\nuse_cpu: true\n");
     EXPECT_EQ(p.plan.kind, LauncherKind::multi_cpu);
     EXPECT_EQ(p.plan.workers.size(), 3u);
 }
 
 TEST(LaunchPlan, UnderMpiOneProcessAsUpstream) {
-    auto p = plan({"--cpu", "--num_processes", "2", "t.py"}, fake_host(0, {{"OMPI_COMM_WORLD_SIZE", "2"}}));
+    auto p = plan({"--cpu", "--num_processes", "2", "t.py"}, plan_host(0, {{"OMPI_COMM_WORLD_SIZE", "2"}}));
     ASSERT_EQ(p.plan.kind, LauncherKind::simple);
     ASSERT_EQ(p.plan.workers.size(), 1u);
     EXPECT_EQ(p.plan.workers[0].env.at("MASTER_ADDR"), "127.0.0.1");
@@ -173,7 +167,7 @@ TEST(LaunchPlan, FsdpBlockWithUpstreamCasing) {
 }
 
 TEST(LaunchPlan, FsdpRamEfficientLoadingNeedsSyncedModuleStates) {
-    auto facts = fake_host();
+    auto facts = plan_host();
     EXPECT_EQ(plan_error({"--use_fsdp", "--num_processes", "2", "--fsdp_sync_module_states", "", "t.py"}),
               "When using `--fsdp_cpu_ram_efficient_loading` set `--fsdp_sync_module_states` to `True`");
 }
@@ -204,7 +198,7 @@ TEST(LaunchPlan, Fp8VariablesOnlyWithFp8) {
 }
 
 TEST(LaunchPlan, DeepSpeedSingleMachine) {
-    auto p = plan({"t.py"}, fake_host(0, {{"PYTHONPATH", "/a::/b"}}),
+    auto p = plan({"t.py"}, plan_host(0, {{"PYTHONPATH", "/a::/b"}}),
                   "distributed_type: DEEPSPEED\nnum_processes: 2\nmixed_precision: bf16\n"
                   "deepspeed_config:\n  zero_stage: 2\n  offload_optimizer_device: CPU\n  gradient_clipping: 1.0\n");
     ASSERT_EQ(p.plan.kind, LauncherKind::torchrun);
@@ -254,15 +248,15 @@ TEST(HostProbe, CudaVisibleDevicesIsReadAsCudaDoes) {
 
 TEST(LaunchPlan, TorchrunPathUpperCasesLowerCaseLauncherVariablesAsUpstream) {
     auto p = plan({"--multi_gpu", "--num_processes", "2", "t.py"},
-                  fake_host(0, {{"http_proxy", "http://p:3128"}, {"PATH", "/bin"}}));
+                  plan_host(0, {{"http_proxy", "http://p:3128"}, {"PATH", "/bin"}}));
     EXPECT_EQ(p.plan.workers[0].env.at("HTTP_PROXY"), "http://p:3128");
     EXPECT_EQ(p.plan.workers[0].env.count("PATH"), 0u);
-    auto simple = plan({"t.py"}, fake_host(0, {{"http_proxy", "x"}}));
+    auto simple = plan({"t.py"}, plan_host(0, {{"http_proxy", "x"}}));
     EXPECT_EQ(simple.plan.workers[0].env.count("HTTP_PROXY"), 0u);
 }
 
 TEST(LaunchPlan, MpirunCommandForOpenMpiAndIntelMpi) {
-    auto facts = fake_host();
+    auto facts = plan_host();
     facts.mpi_launcher = [] { return std::make_optional(std::make_pair(std::string("/usr/bin/mpirun"), std::string("Open MPI 4"))); };
     auto p = plan({"--cpu", "--num_processes", "4", "--mpirun_hostfile", "hosts", "t.py"}, facts);
     ASSERT_EQ(p.plan.kind, LauncherKind::mpirun);
@@ -301,7 +295,7 @@ TEST(LaunchPlan, MultiMachineRendezvousBackends) {
 
 TEST(LaunchPlan, SlurmStepGivesTheMachineLayout) {
     // srun --nodes=2 --ntasks-per-node=1, second node.
-    auto facts = fake_host(0, {{"SLURM_JOB_NODELIST", "gpu[07-08]"},
+    auto facts = plan_host(0, {{"SLURM_JOB_NODELIST", "gpu[07-08]"},
                                {"SLURM_NNODES", "2"},
                                {"SLURM_NODEID", "1"},
                                {"SLURM_PROCID", "1"},
@@ -324,7 +318,7 @@ TEST(LaunchPlan, Rtx40WithAnOldDriverGetsP2pAndIbDisabledAsUpstream) {
     EXPECT_TRUE(cuda_p2p_ib_supported({"NVIDIA GeForce RTX 4090"}, "535.104.05"));  // one GPU
     EXPECT_TRUE(cuda_p2p_ib_supported({"NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"}, "535.104.05"));
 
-    auto facts = fake_host(2, {{"NCCL_IB_DISABLE", "0"}});
+    auto facts = plan_host(2, {{"NCCL_IB_DISABLE", "0"}});
     facts.p2p_ib_supported = [] { return false; };
     auto p = plan({"--multi_gpu", "--num_processes", "2", "t.py"}, facts);
     EXPECT_EQ(p.plan.workers[0].env.at("NCCL_P2P_DISABLE"), "1");

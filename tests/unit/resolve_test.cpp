@@ -6,23 +6,14 @@
 #include "acc/cli/launch_parser.hpp"
 #include "acc/launch/launch_plan.hpp"
 #include "acc/util/error.hpp"
+#include "test_support.hpp"
 
 using namespace acc;
 using namespace acc::launch;
 
 namespace {
 
-HostFacts fake_host(int gpus, int cores = 2, std::map<std::string, std::string> env = {}) {
-    HostFacts f;
-    f.env = Environment(std::move(env));
-    f.gpu_count = [gpus] { return gpus; };
-    f.physical_cores = [cores] { return cores; };
-    f.port_in_use = [](int) { return false; };
-    f.free_port = [] { return 40000; };
-    f.python = "/usr/bin/python3";
-    f.cwd = "/work";
-    return f;
-}
+using test::fake_host;
 
 struct Resolved {
     LaunchSettings settings;
@@ -117,12 +108,12 @@ TEST(Resolve, MoreThanOneGpuFiresEvenWithCpu) {
 }
 
 TEST(Resolve, CpuThreadHeuristicUsesPhysicalCoresPerLocalProcess) {
-    auto r = resolve({"--cpu", "--num_processes", "2", "t.py"}, fake_host(0, 8));
+    auto r = resolve({"--cpu", "--num_processes", "2", "t.py"}, fake_host(0, {}, 8));
     EXPECT_EQ(r.settings.get("num_cpu_threads_per_process"), Value::integer(4));
     EXPECT_EQ(r.resolution.default_warnings.back(),
               "\t`--num_cpu_threads_per_process` was set to `4` to improve out-of-box performance when training on "
               "CPUs");
-    auto with_omp = resolve({"--cpu", "--num_processes", "2", "t.py"}, fake_host(0, 8, {{"OMP_NUM_THREADS", "3"}}));
+    auto with_omp = resolve({"--cpu", "--num_processes", "2", "t.py"}, fake_host(0, {{"OMP_NUM_THREADS", "3"}}, 8));
     EXPECT_EQ(with_omp.settings.get("num_cpu_threads_per_process"), Value::integer(3));
 }
 
@@ -196,7 +187,7 @@ TEST(Resolve, ErrorMessages) {
               "cfg.yaml: distributed_type 'MULTI_WHATEVER' is not valid; choose one of NO, MULTI_CPU, MULTI_GPU, "
               "MULTI_NPU, MULTI_MLU, MULTI_SDAA, MULTI_MUSA, MULTI_XPU, DEEPSPEED, FSDP, XLA, MEGATRON_LM, "
               "MULTI_HPU, MULTI_NEURON");
-    EXPECT_EQ(error_of({"t.py"}, fake_host(0, 2, {{"OMP_NUM_THREADS", "lots"}})),
+    EXPECT_EQ(error_of({"t.py"}, fake_host(0, {{"OMP_NUM_THREADS", "lots"}})),
               "environment variable OMP_NUM_THREADS='lots' is not an integer; unset it or give a number");
 }
 
