@@ -50,10 +50,11 @@ std::function<T()> memoized(std::function<T()> probe) {
     };
 }
 
+// The probes read `env` by reference: it lives in run_launch, as long as the facts do.
 launch::HostFacts probe_host(const Environment& env, bool need_python) {
     launch::HostFacts facts;
     facts.env = env;
-    facts.gpu_count = memoized<int>([env] { return proc::cuda_device_count(env); });
+    facts.gpu_count = memoized<int>([&env] { return proc::cuda_device_count(env); });
     facts.p2p_ib_supported = memoized<bool>([] {
         auto inv = proc::nvidia_inventory();
         return launch::cuda_p2p_ib_supported(inv.names, inv.driver_version);
@@ -62,7 +63,7 @@ launch::HostFacts probe_host(const Environment& env, bool need_python) {
     facts.port_in_use = [](int port) { return proc::port_in_use(port); };
     facts.free_port = [] { return proc::free_port(); };
     facts.cwd = proc::current_directory();
-    facts.mpi_launcher = [env]() -> std::optional<std::pair<std::string, std::string>> {
+    facts.mpi_launcher = [&env]() -> std::optional<std::pair<std::string, std::string>> {
         for (const char* name : {"mpirun", "mpiexec"}) {
             if (auto path = proc::find_executable(name, env)) {
                 proc::Captured version = proc::run_capture({*path, "--version"}, env, 30);

@@ -12,11 +12,11 @@ namespace {
 // Upstream lists only the underscore spelling of each flag.
 std::string listed_names(const FlagSpec& f) {
     std::vector<std::string> names;
-    for (const auto& n : f.names) {
-        bool hyphen_alias = n.rfind("--", 0) == 0 && n.find('-', 2) != std::string::npos &&
-                            n.find('_') == std::string::npos && f.names.front() != n;
-        if (!hyphen_alias) {
-            names.push_back(f.kind == FlagKind::value || f.kind == FlagKind::append ? n + " " + to_upper(f.dest) : n);
+    for (std::string_view n : f.declared) {
+        if (!n.empty()) {
+            names.push_back(f.kind == FlagKind::value || f.kind == FlagKind::append
+                                ? fmt::format("{} {}", n, to_upper(std::string(f.dest)))
+                                : std::string(n));
         }
     }
     return join(names, ", ");

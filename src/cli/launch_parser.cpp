@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <fmt/ranges.h>
+
 #include "acc/cli/launch_flags.hpp"
 #include "acc/util/error.hpp"
 #include "acc/util/strings.hpp"
@@ -20,19 +23,44 @@ const char* origin_name(Origin origin) {
     return "?";
 }
 
-const Value& LaunchSettings::get(const std::string& name) const {
+namespace {
+
+bool name_less(const std::pair<std::string, Setting>& entry, std::string_view name) {
+    return entry.first < name;
+}
+
+}  // namespace
+
+const Setting* LaunchSettings::find(std::string_view name) const {
+    auto it = std::lower_bound(m_attrs.begin(), m_attrs.end(), name, name_less);
+    return it != m_attrs.end() && it->first == name ? &it->second : nullptr;
+}
+
+const Value& LaunchSettings::get(std::string_view name) const {
     static const Value k_none;
-    auto it = m_attrs.find(name);
-    return it == m_attrs.end() ? k_none : it->second.value;
+    const Setting* s = find(name);
+    return s ? s->value : k_none;
 }
 
-Origin LaunchSettings::origin(const std::string& name) const {
-    auto it = m_attrs.find(name);
-    return it == m_attrs.end() ? Origin::default_value : it->second.origin;
+Origin LaunchSettings::origin(std::string_view name) const {
+    const Setting* s = find(name);
+    return s ? s->origin : Origin::default_value;
 }
 
-void LaunchSettings::set(const std::string& name, Value value, Origin origin) {
-    m_attrs[name] = Setting{std::move(value), origin};
+void LaunchSettings::set(std::string_view name, Value value, Origin origin) {
+    if (m_attrs.empty() || m_attrs.back().first < name) {
+        if (m_attrs.capacity() == 0) {
+            m_attrs.reserve(256);
+        }
+        m_attrs.emplace_back(std::string(name), Setting{std::move(value), origin});
+        return;
+    }
+    auto it = std::lower_bound(m_attrs.begin(), m_attrs.end(), name, name_less);
+    if (it != m_attrs.end() && it->first == name) {
+        it->second = Setting{std::move(value), origin};
+    } else {
+        m_attrs.emplace(it, std::string(name), Setting{std::move(value), origin});
+    }
 }
 
 }  // namespace acc::launch
@@ -61,8 +89,8 @@ bool looks_like_option(const std::string& tok) {
 std::vector<std::string> all_option_names() {
     std::vector<std::string> names;
     for (const auto& f : launch_flags()) {
-        for (const auto& n : f.names) {
-            names.push_back(n);
+        for (auto& n : option_strings(f)) {
+            names.push_back(std::move(n));
         }
     }
     return names;
@@ -117,12 +145,12 @@ Value convert(const FlagSpec& flag, const std::string& text) {
     }
     if (!flag.choices.empty()) {
         bool ok = false;
-        for (const auto& c : flag.choices) {
+        for (std::string_view c : flag.choices) {
             ok = ok || c == text;
         }
         if (!ok) {
             fail_argument(flag, fmt::format("invalid choice: {} (choose from {})", Value::string(text).repr(),
-                                            join(flag.choices, ", ")));
+                                            fmt::join(flag.choices, ", ")));
         }
     }
     return v;
@@ -133,9 +161,11 @@ class Parser {
     explicit Parser(const std::vector<std::string>& args) : m_args(args) {}
 
     ParsedLaunch run() {
-        for (const auto& f : launch_flags()) {
+        // In name order, so that every default is appended (see LaunchSettings).
+        for (const FlagSpec* f_ptr : launch_flags_by_dest()) {
+            const FlagSpec& f = *f_ptr;
             if (f.kind != FlagKind::help && !m_out.settings.has(f.dest)) {
-                m_out.settings.set(f.dest, f.default_value, launch::Origin::default_value);
+                m_out.settings.set(f.dest, f.default_value.to_value(), launch::Origin::default_value);
             }
         }
         while (m_pos < m_args.size()) {
@@ -267,7 +297,7 @@ class Parser {
         }
         }
         if (flag.tracked) {
-            s.nondefault.insert(flag.dest);
+            s.nondefault.emplace(flag.dest);
         }
     }
 

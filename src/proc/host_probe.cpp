@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
 #include <set>
 
+#include "acc/proc/kernel_file.hpp"
 #include "acc/util/strings.hpp"
 
 namespace acc::proc {
@@ -98,16 +98,11 @@ int physical_core_count() {
     std::set<std::pair<std::string, std::string>> cores;
     for (int cpu = 0;; ++cpu) {
         std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
-        std::ifstream core(base + "core_id");
-        std::ifstream package(base + "physical_package_id");
+        auto core = read_kernel_file(base + "core_id", 64);
         if (!core) {
             break;
         }
-        std::string c;
-        std::string p;
-        core >> c;
-        package >> p;
-        cores.emplace(p, c);
+        cores.emplace(trim(read_kernel_file(base + "physical_package_id", 64).value_or("")), trim(*core));
     }
     if (cores.empty()) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

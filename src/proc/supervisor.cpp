@@ -15,9 +15,9 @@
 #include <cstdlib>
 #include <iterator>
 #include <set>
-#include <fstream>
 #include <system_error>
 
+#include "acc/proc/kernel_file.hpp"
 #include "acc/util/strings.hpp"
 
 namespace acc::proc {
@@ -41,13 +41,15 @@ launch::WaitStatus decode(int status) {
 
 // The first "<key> <number>" line of a file (memory.events, memory.oom_control,
 // /proc/vmstat); -1 if the file or the key is missing.
-long read_counter(const std::string& path, const std::string& key) {
-    std::ifstream in(path);
-    std::string name;
-    long value = 0;
-    while (in >> name >> value) {
-        if (name == key) {
-            return value;
+long read_counter(const std::string& path, std::string_view key) {
+    auto text = read_kernel_file(path, 64 * 1024);
+    if (!text) {
+        return -1;
+    }
+    for (const std::string& line : split(*text, '\n')) {
+        auto space = line.find(' ');
+        if (space != std::string::npos && std::string_view(line).substr(0, space) == key) {
+            return std::strtol(line.c_str() + space + 1, nullptr, 10);
         }
     }
     return -1;
@@ -59,8 +61,8 @@ long read_counter(const std::string& path, const std::string& key) {
 // -1 when none is readable.
 long oom_kill_count() {
     std::string v2_path, v1_path;
-    std::ifstream in("/proc/self/cgroup");
-    for (std::string line; std::getline(in, line);) {
+    const std::string cgroups = read_kernel_file("/proc/self/cgroup").value_or("");
+    for (const std::string& line : split(cgroups, '\n')) {
         auto a = line.find(':');
         auto b = a == std::string::npos ? a : line.find(':', a + 1);
         if (b == std::string::npos) {
@@ -77,7 +79,7 @@ long oom_kill_count() {
             v1_path = path;
         }
     }
-    for (const auto& [file, key] : std::initializer_list<std::pair<std::string, std::string>>{
+    for (const auto& [file, key] : std::initializer_list<std::pair<std::string, std::string_view>>{
              {"/sys/fs/cgroup" + v2_path + "/memory.events", "oom_kill"},
              {"/sys/fs/cgroup/memory.events", "oom_kill"},
              {"/sys/fs/cgroup/memory" + v1_path + "/memory.oom_control", "oom_kill"},
@@ -553,6 +555,11 @@ void Supervisor::wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& p
 
 std::vector<pid_t> Supervisor::own_children() {
     std::vector<pid_t> children;
+    // The common case, cheaply: no child at all (reparented orphans are children too).
+    siginfo_t info{};
+    if (waitid(P_ALL, 0, &info, WEXITED | WSTOPPED | WCONTINUED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD) {
+        return children;
+    }
     DIR* tasks = opendir("/proc/self/task");
     if (!tasks) {
         return children;
@@ -562,11 +569,12 @@ std::vector<pid_t> Supervisor::own_children() {
         if (e->d_name[0] == '.') {
             continue;
         }
-        std::ifstream in(std::string("/proc/self/task/") + e->d_name + "/children");
-        listed = listed || in.is_open();
-        pid_t pid;
-        while (in >> pid) {
-            children.push_back(pid);
+        auto text = read_kernel_file(std::string("/proc/self/task/") + e->d_name + "/children");
+        listed = listed || text.has_value();
+        for (const auto& word : split(text.value_or(""), ' ')) {
+            if (auto pid = parse_python_int(word); pid && *pid > 0) {
+                children.push_back(static_cast<pid_t>(*pid));
+            }
         }
     }
     closedir(tasks);
@@ -583,8 +591,7 @@ std::vector<pid_t> Supervisor::own_children() {
         if (e->d_name[0] < '1' || e->d_name[0] > '9') {
             continue;
         }
-        std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
-        std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string stat = read_kernel_file(std::string("/proc/") + e->d_name + "/stat", 4096).value_or("");
         // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
         auto close = stat.rfind(')');
         if (close == std::string::npos) {

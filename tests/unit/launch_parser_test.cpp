@@ -1,5 +1,7 @@
 #include "acc/cli/launch_parser.hpp"
 
+#include "acc/cli/launch_flags.hpp"
+
 #include <gtest/gtest.h>
 
 #include "acc/util/error.hpp"
@@ -121,4 +123,50 @@ TEST(LaunchParser, UnknownFlagsAreRejectedWithASuggestionAndNoAbbreviations) {
     std::string msg = usage_error({"--num_procesess", "2", "t.py"});
     EXPECT_EQ(msg, "unrecognized arguments: --num_procesess (did you mean --num_processes?)");
     EXPECT_EQ(usage_error({"--zzzzzzzzzzzzzzzz", "t.py"}), "unrecognized arguments: --zzzzzzzzzzzzzzzz");
+}
+
+TEST(LaunchParser, OnlyTheAllHyphenAliasIsAccepted) {
+    // argparse adds exactly one alias per `--x_y`: `--x-y`; a mix of both is unknown.
+    EXPECT_EQ(parse({"--dynamo-use-fullgraph", "t.py"}).get("dynamo_use_fullgraph"), Value::boolean(true));
+    EXPECT_EQ(usage_error({"--dynamo-use_fullgraph", "t.py"}).rfind("unrecognized arguments: --dynamo-use_fullgraph", 0),
+              0u);
+    EXPECT_EQ(usage_error({"-cpu", "t.py"}).rfind("unrecognized arguments: -cpu", 0), 0u);
+}
+
+TEST(LaunchFlags, TableIsWellFormed) {
+    using acc::cli::launch_flags;
+    using acc::cli::launch_flags_by_dest;
+    ASSERT_EQ(launch_flags().size(), launch_flags_by_dest().size());
+    for (size_t i = 1; i < launch_flags_by_dest().size(); ++i) {
+        EXPECT_LE(launch_flags_by_dest()[i - 1]->dest, launch_flags_by_dest()[i]->dest);
+    }
+    for (const auto& f : launch_flags()) {
+        for (const auto& name : acc::cli::option_strings(f)) {
+            EXPECT_EQ(acc::cli::find_flag(name)->dest, f.dest) << name;  // every spelling finds its flag
+        }
+    }
+    const auto* tee = acc::cli::find_flag("-t");
+    ASSERT_NE(tee, nullptr);
+    EXPECT_EQ(acc::cli::flag_display_name(*tee), "-t/--tee");
+    EXPECT_EQ(acc::cli::flag_display_name(*acc::cli::find_flag("--num-processes")), "--num_processes/--num-processes");
+    EXPECT_EQ(acc::cli::find_flag("--no-such-flag"), nullptr);
+}
+
+TEST(LaunchSettings, SetInAnyOrderReadsBackAndListsByName) {
+    acc::launch::LaunchSettings s;
+    s.set("zeta", Value::integer(1), acc::launch::Origin::flag);
+    s.set("alpha", Value::string("a"), acc::launch::Origin::config_file);
+    s.set("mid", Value::boolean(true), acc::launch::Origin::default_value);
+    s.set("alpha", Value::string("b"), acc::launch::Origin::flag);  // replaced, not added
+    EXPECT_EQ(s.get("alpha"), Value::string("b"));
+    EXPECT_EQ(s.origin("alpha"), acc::launch::Origin::flag);
+    EXPECT_EQ(s.get("zeta"), Value::integer(1));
+    EXPECT_TRUE(s.has("mid"));
+    EXPECT_FALSE(s.has("missing"));
+    EXPECT_TRUE(s.get("missing").is_none());
+    std::vector<std::string> names;
+    for (const auto& [name, setting] : s.all()) {
+        names.push_back(name);
+    }
+    EXPECT_EQ(names, (std::vector<std::string>{"alpha", "mid", "zeta"}));
 }

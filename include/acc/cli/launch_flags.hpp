@@ -1,6 +1,10 @@
 // The table of every `accelerate launch` flag: names, kinds, types, defaults, groups.
+// It is static data: reading it at start-up costs no allocation and no construction.
 #pragma once
 
+#include <array>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,23 +25,44 @@ enum class ValueType {
     bool_tuple,   // comma list of str_to_bool values (fp8_override_linear_precision)
 };
 
+// A flag's default as plain data; `to_value()` builds the Value when the parser needs it.
+struct FlagDefault {
+    enum class Kind { none, boolean, integer, real, string, false_list };
+    Kind kind = Kind::none;
+    bool boolean = false;
+    std::int64_t integer = 0;  // also the length of a false_list
+    double real = 0;
+    std::string_view text;
+
+    Value to_value() const;
+};
+
 struct FlagSpec {
-    std::string dest;
-    std::vector<std::string> names;  // option strings; hyphen aliases included
+    std::string_view dest;
+    // Option strings as upstream declares them (the second may be empty). Each `--x_y`
+    // also answers to `--x-y`, as upstream's parser adds: see option_strings().
+    std::array<std::string_view, 2> declared;
     FlagKind kind = FlagKind::value;
     ValueType type = ValueType::str;
-    std::vector<std::string> choices;
-    Value default_value;
-    std::string_view group;  // help section; empty for the top-level options (static text)
-    std::string_view help;   // static text: no copy at start-up
+    std::span<const std::string_view> choices;
+    FlagDefault default_value;
+    std::string_view group;  // help section; empty for the top-level options
+    std::string_view help;
     bool tracked = true;  // counts toward `nondefault` (argparse: not for --vm/--env/-h)
 };
 
 // Every flag of `accelerate launch`, in upstream's declaration order, plus ours.
-const std::vector<FlagSpec>& launch_flags();
+std::span<const FlagSpec> launch_flags();
+
+// The same flags ordered by dest (flags sharing a dest in table order).
+std::span<const FlagSpec* const> launch_flags_by_dest();
 
 // The flag owning option string `name` (e.g. "--num-processes"), or nullptr.
-const FlagSpec* find_flag(const std::string& name);
+const FlagSpec* find_flag(std::string_view name);
+
+// Every option string of `flag`, hyphen aliases included, in argparse's order
+// ("--mixed_precision", "--mixed-precision").
+std::vector<std::string> option_strings(const FlagSpec& flag);
 
 // "--mixed_precision/--mixed-precision": how argparse names a flag in errors.
 std::string flag_display_name(const FlagSpec& flag);
