@@ -25,25 +25,18 @@ Spawned spawn_process(const ProcessSpec& spec) {
     }
     envp.push_back(nullptr);
 
-    // The child reports a failed execve through this pipe; close-on-exec makes
-    // a successful exec show up as EOF.
-    int error_pipe[2];
-    if (pipe2(error_pipe, O_CLOEXEC) != 0) {
-        throw std::system_error(errno, std::generic_category(), "pipe2");
-    }
     const pid_t parent = getpid();
     // vfork: the child borrows our memory until execve, so starting a worker copies no
     // page tables and leaves no copy-on-write faults behind. The child below makes only
-    // plain system calls on data prepared above, as vfork requires.
+    // plain system calls on data prepared above, as vfork requires. We resume only once
+    // the child has exec'd or exited, so a failed execve is reported through our own
+    // memory (volatile: written by the child in this very frame), no pipe needed.
+    volatile int exec_error = 0;
     pid_t pid = vfork();
     if (pid < 0) {
-        int err = errno;
-        close(error_pipe[0]);
-        close(error_pipe[1]);
-        throw std::system_error(err, std::generic_category(), "vfork");
+        throw std::system_error(errno, std::generic_category(), "vfork");
     }
     if (pid == 0) {
-        close(error_pipe[0]);
         setpgid(0, 0);
         if (spec.take_terminal) {
             // A background group may only take the terminal with SIGTTOU blocked; the
@@ -73,9 +66,8 @@ Spawned spawn_process(const ProcessSpec& spec) {
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, nullptr);
         execve(spec.path.c_str(), argv.data(), envp.data());
-        int err = errno;
-        ssize_t ignored = write(error_pipe[1], &err, sizeof err);
-        (void)ignored;
+        const int err = errno;
+        exec_error = err;
         _exit(err == ENOENT ? 127 : 126);  // as a shell: not found / found but not runnable
     }
     // Also set the group here, so signalling the group works even before the child ran.
@@ -83,18 +75,9 @@ Spawned spawn_process(const ProcessSpec& spec) {
     if (spec.take_terminal) {
         tcsetpgrp(STDIN_FILENO, pid);  // same as the child did: whoever runs first wins the race
     }
-    close(error_pipe[1]);
     Spawned result;
     result.pid = pid;
-    int err = 0;
-    ssize_t n;
-    do {
-        n = read(error_pipe[0], &err, sizeof err);
-    } while (n < 0 && errno == EINTR);
-    if (n == static_cast<ssize_t>(sizeof err)) {
-        result.exec_errno = err;
-    }
-    close(error_pipe[0]);
+    result.exec_errno = exec_error;
     return result;
 }
 
