@@ -3,8 +3,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -114,10 +116,13 @@ bool write_all(int fd, const char* data, size_t size) {
 }
 
 const size_t k_read_chunk = 256 * 1024;
-// Bigger worker pipes: fewer wake-ups when a worker writes fast.
-const int k_pipe_size = 1024 * 1024;
-// How long the final drain waits for pipes whose writers should all be gone.
-const std::chrono::milliseconds k_drain_deadline{2000};
+// Bytes one tap may copy per wake-up while the workers run, so that signals and
+// the other ranks are served between chunks of a fast writer.
+const size_t k_pump_budget = 4 * 1024 * 1024;
+// The shortest time between two reads of the tee'd files (see poll_events).
+const std::chrono::milliseconds k_tap_interval{2};
+// How often tee'd files are read when inotify is unavailable (torchrun's tail polls too).
+const int k_tail_poll_ms = 20;
 
 }  // namespace
 
@@ -279,7 +284,7 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
         out.workers[i].pid = s.pid;
         out.workers[i].exec_errno = s.exec_errno;
     }
-    // The workers hold their own copies now; ours would keep the pipes from reaching EOF.
+    // The workers hold their own copies of their log files now.
     for (int fd : child_fds) {
         close(fd);
     }
@@ -333,9 +338,8 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
             break;
         }
     }
-    // Every writer is gone now (workers reaped, their leftovers killed): what the
-    // pipes still hold is the end of the output.
-    drain_taps();
+    // Every writer is gone now (workers reaped, their leftovers killed): print the
+    // rest of the tee'd files.
     close_taps();
     return out;
 }
@@ -355,151 +359,176 @@ void Supervisor::open_outputs(std::vector<ProcessSpec>& specs, const std::vector
             if (st.mode == launch::StreamMode::inherit) {
                 continue;
             }
+            // The worker writes its log file itself, as under torchrun (--redirects and
+            // --tee alike): it never waits for us or for the console.
             int file = open(st.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
             if (file < 0) {
                 throw std::system_error(errno, std::generic_category(), "open " + st.path);
             }
-            if (st.mode == launch::StreamMode::file) {
-                // --redirects: the worker writes to the file itself, as under torchrun.
-                st.child_fd = file;
-                child_fds.push_back(file);
+            st.child_fd = file;
+            child_fds.push_back(file);
+            if (st.mode != launch::StreamMode::tee) {
                 continue;
             }
-            int p[2];
-            if (pipe2(p, O_CLOEXEC) != 0) {
-                int err = errno;
-                close(file);
-                throw std::system_error(err, std::generic_category(), "pipe2");
+            // --tee: we follow the file from its start with a read fd of our own.
+            int reader = open(st.path.c_str(), O_RDONLY | O_CLOEXEC);
+            if (reader < 0) {
+                throw std::system_error(errno, std::generic_category(), "open " + st.path);
             }
-            fcntl(p[0], F_SETFL, O_NONBLOCK);
-            fcntl(p[0], F_SETPIPE_SZ, k_pipe_size);  // best effort
-            st.child_fd = p[1];
-            child_fds.push_back(p[1]);
             auto tap = std::make_unique<Tap>(o.prefix);
-            tap->pipe_fd = p[0];
-            tap->file_fd = file;
+            tap->file_fd = reader;
             tap->console_fd = st.console_fd;
+            if (m_taps.empty()) {
+                m_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);  // -1: fall back to polling
+            }
+            if (m_inotify_fd >= 0) {
+                tap->watch = inotify_add_watch(m_inotify_fd, st.path.c_str(), IN_MODIFY);
+                if (tap->watch < 0) {
+                    // Out of watches (fs.inotify.max_user_watches): every tap is polled instead.
+                    close(m_inotify_fd);
+                    m_inotify_fd = -1;
+                }
+            }
             m_taps.push_back(std::move(tap));
         }
     }
 }
 
 int Supervisor::poll_events(int timeout_ms) {
-    std::vector<pollfd> fds{{m_signal_fd, POLLIN, 0}};
-    std::vector<Tap*> taps;
-    for (auto& t : m_taps) {
-        if (t->pipe_fd >= 0) {
-            fds.push_back({t->pipe_fd, POLLIN, 0});
-            taps.push_back(t.get());
-        }
+    const auto now = std::chrono::steady_clock::now();
+    // Tee'd output is gathered at most every k_tap_interval: a worker printing line by
+    // line (python -u) then costs one wake-up per interval, not one per line. Signals,
+    // exits and stop requests are never delayed.
+    const bool taps_resting = now < m_taps_rest_until;
+    pollfd fds[3];
+    nfds_t n = 0;
+    fds[n++] = {m_signal_fd, POLLIN, 0};
+    int inotify_index = -1;
+    if (m_inotify_fd >= 0 && !taps_resting) {
+        inotify_index = static_cast<int>(n);
+        fds[n++] = {m_inotify_fd, POLLIN, 0};
     }
     // The external stop request (polled until it fires once; it stays readable).
     const bool watch_stop = m_options.stop_fd >= 0 && !m_stop_requested;
     if (watch_stop) {
-        fds.push_back({m_options.stop_fd, POLLIN, 0});
+        fds[n++] = {m_options.stop_fd, POLLIN, 0};
     }
-    int r = poll(fds.data(), fds.size(), timeout_ms);
-    if (r > 0 && watch_stop && fds.back().revents != 0) {
+    if (!m_taps.empty()) {
+        bool backlog = false;
+        for (const auto& t : m_taps) {
+            backlog = backlog || t->backlog;
+        }
+        int tap_timeout = -1;
+        if (taps_resting) {
+            tap_timeout = static_cast<int>(
+                std::chrono::ceil<std::chrono::milliseconds>(m_taps_rest_until - now).count());
+        } else if (backlog) {
+            tap_timeout = 0;
+        } else if (m_inotify_fd < 0) {
+            tap_timeout = k_tail_poll_ms;
+        }
+        if (tap_timeout >= 0) {
+            timeout_ms = timeout_ms < 0 ? tap_timeout : std::min(timeout_ms, tap_timeout);
+        }
+    }
+    int r = poll(fds, n, timeout_ms);
+    if (r > 0 && watch_stop && fds[n - 1].revents != 0) {
         m_stop_requested = true;
     }
-    if (r > 0) {
-        for (size_t i = 0; i < taps.size(); ++i) {
-            // POLLHUP too: the last bytes of a worker that exited must not be lost.
-            if (fds[i + 1].revents != 0) {
-                pump(*taps[i]);
+    if (m_taps.empty() || taps_resting) {
+        return r;
+    }
+    if (m_inotify_fd < 0) {
+        for (auto& t : m_taps) {
+            t->backlog = true;  // no inotify: read every file on each wake-up
+        }
+    } else if (r > 0 && fds[inotify_index].revents != 0) {
+        // Which files changed; identical queued events are merged by the kernel.
+        alignas(inotify_event) char events[4096];
+        ssize_t len;
+        while ((len = read(m_inotify_fd, events, sizeof events)) > 0) {
+            for (ssize_t off = 0; off < len;) {
+                const auto* ev = reinterpret_cast<const inotify_event*>(events + off);
+                for (auto& t : m_taps) {
+                    // IN_Q_OVERFLOW (wd -1): events were lost, so read every file.
+                    if (t->watch == ev->wd || (ev->mask & IN_Q_OVERFLOW) != 0) {
+                        t->backlog = true;
+                    }
+                }
+                off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
             }
         }
+    }
+    bool pumped = false;
+    bool caught_up = true;
+    for (auto& t : m_taps) {
+        if (t->backlog) {
+            pump(*t, k_pump_budget);
+            pumped = true;
+            caught_up = caught_up && !t->backlog;
+        }
+    }
+    // Rest only once caught up: a fast writer is followed without pause.
+    if (pumped && caught_up && m_inotify_fd >= 0) {
+        m_taps_rest_until = std::chrono::steady_clock::now() + k_tap_interval;
     }
     return r;
 }
 
-bool Supervisor::pump(Tap& tap) {
-    if (tap.pipe_fd < 0) {
-        return false;
+void Supervisor::pump(Tap& tap, size_t budget) {
+    tap.backlog = false;
+    if (tap.file_fd < 0) {
+        return;
     }
     if (m_read_buf.size() < k_read_chunk) {
         m_read_buf.resize(k_read_chunk);
     }
-    ssize_t n;
-    do {
-        n = read(tap.pipe_fd, m_read_buf.data(), m_read_buf.size());
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && errno == EAGAIN) {
-        return true;
-    }
-    m_out_buf.clear();
-    if (n <= 0) {
-        // EOF: a last line without its newline still goes out, then the tap closes.
-        tap.prefixer.finish(m_out_buf);
-    } else {
-        // The file gets the bytes as written (torchrun's files hold unprefixed text).
-        if (tap.file_fd >= 0 && !write_all(tap.file_fd, m_read_buf.data(), static_cast<size_t>(n))) {
-            close(tap.file_fd);
-            tap.file_fd = -1;
-        }
-        tap.prefixer.feed(std::string_view(m_read_buf.data(), static_cast<size_t>(n)), m_out_buf);
-    }
-    // Complete lines only, in one write: another rank's lines cannot land inside one.
-    if (!m_out_buf.empty() && tap.console_fd >= 0 && !write_all(tap.console_fd, m_out_buf.data(), m_out_buf.size())) {
-        tap.console_fd = -1;
-    }
-    if (n <= 0) {
-        close(tap.pipe_fd);
-        tap.pipe_fd = -1;
-        if (tap.file_fd >= 0) {
-            close(tap.file_fd);
-            tap.file_fd = -1;
-        }
-        return false;
-    }
-    return true;
-}
-
-void Supervisor::drain_taps() {
-    const auto deadline = std::chrono::steady_clock::now() + k_drain_deadline;
+    size_t copied = 0;
     while (true) {
-        std::vector<pollfd> fds;
-        std::vector<Tap*> taps;
-        for (auto& t : m_taps) {
-            if (t->pipe_fd >= 0) {
-                fds.push_back({t->pipe_fd, POLLIN, 0});
-                taps.push_back(t.get());
-            }
-        }
-        if (fds.empty()) {
+        if (copied >= budget) {
+            tap.backlog = true;  // come back at once, after the signals and the other taps
             return;
         }
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-            return;  // a writer we do not know of holds a pipe: close_taps flushes and stops
+        ssize_t n = read(tap.file_fd, m_read_buf.data(), m_read_buf.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
         }
-        int r = poll(fds.data(), fds.size(), static_cast<int>(left.count()) + 1);
-        if (r < 0 && errno != EINTR) {
-            return;
+        if (n <= 0) {
+            return;  // the end of what the worker wrote so far (or an unreadable file)
         }
-        for (size_t i = 0; r > 0 && i < taps.size(); ++i) {
-            if (fds[i].revents != 0) {
-                pump(*taps[i]);
-            }
+        copied += static_cast<size_t>(n);
+        m_out_buf.clear();
+        tap.prefixer.feed(std::string_view(m_read_buf.data(), static_cast<size_t>(n)), m_out_buf);
+        // Complete lines only, in one write: another rank's lines cannot land inside one.
+        if (!m_out_buf.empty() && tap.console_fd >= 0 &&
+            !write_all(tap.console_fd, m_out_buf.data(), m_out_buf.size())) {
+            tap.console_fd = -1;
         }
     }
 }
 
 void Supervisor::close_taps() {
     for (auto& t : m_taps) {
-        if (t->pipe_fd >= 0) {
-            m_out_buf.clear();
-            t->prefixer.finish(m_out_buf);
-            if (!m_out_buf.empty() && t->console_fd >= 0) {
-                write_all(t->console_fd, m_out_buf.data(), m_out_buf.size());
-            }
-            close(t->pipe_fd);
+        // Every writer is gone by now (workers reaped, leftovers killed): the file is
+        // complete. Bounded by its size all the same, should a stranger still write to it.
+        struct stat st{};
+        const off_t at = t->file_fd >= 0 ? lseek(t->file_fd, 0, SEEK_CUR) : 0;
+        const bool sized = t->file_fd >= 0 && fstat(t->file_fd, &st) == 0 && at >= 0;
+        pump(*t, sized ? static_cast<size_t>(std::max<off_t>(st.st_size - at, 0)) + 1 : k_pump_budget);
+        m_out_buf.clear();
+        t->prefixer.finish(m_out_buf);  // a last line without its newline
+        if (!m_out_buf.empty() && t->console_fd >= 0) {
+            write_all(t->console_fd, m_out_buf.data(), m_out_buf.size());
         }
         if (t->file_fd >= 0) {
             close(t->file_fd);
         }
     }
     m_taps.clear();
+    if (m_inotify_fd >= 0) {
+        close(m_inotify_fd);
+        m_inotify_fd = -1;
+    }
 }
 
 void Supervisor::wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& pids) {

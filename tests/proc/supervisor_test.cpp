@@ -5,6 +5,8 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -424,7 +426,7 @@ TEST_F(SupervisorTest, WorkersDieWithTheLauncherEvenBySigkill) {
         << "a worker outlived its SIGKILLed launcher by more than 1 s";
 }
 
-// --- Output: --redirects (the file is the worker's fd) and --tee (pipes in the poll) ---
+// --- Output: --redirects and --tee (the file is the worker's fd; tee'd files are followed) ---
 
 namespace {
 
@@ -465,9 +467,9 @@ TEST_F(SupervisorTest, RedirectedAndTeedStreamsReachTheirFiles) {
     EXPECT_EQ(slurp(file("1/stderr.log")), "err1\n");
 }
 
-TEST_F(SupervisorTest, AnOrphanHoldingATeedPipeDoesNotHoldTheRun) {
-    // The worker's background child (own session) keeps the pipe's write end open; it is
-    // killed in the final sweep, so the pipe reaches EOF and run() returns promptly.
+TEST_F(SupervisorTest, AnOrphanHoldingATeedFileDoesNotHoldTheRun) {
+    // The worker's background child (own session) keeps the log file open; it is
+    // killed in the final sweep, and run() returns promptly with all the output.
     using acc::launch::StreamMode;
     Supervisor sup(SupervisorOptions{30s});
     auto start = Clock::now();
@@ -477,4 +479,89 @@ TEST_F(SupervisorTest, AnOrphanHoldingATeedPipeDoesNotHoldTheRun) {
     EXPECT_LT(ms_between(start, Clock::now()), 1500);
     EXPECT_EQ(slurp(file("stdout.log")), "before\nafter\n");
     EXPECT_TRUE(eventually([&] { return survivors().empty(); }));
+}
+
+namespace {
+
+// Points this process's stdout at a file for the scope's lifetime: the tee'd console.
+class CapturedStdout {
+  public:
+    explicit CapturedStdout(const std::string& path) {
+        std::fflush(stdout);
+        m_saved = dup(STDOUT_FILENO);
+        int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, STDOUT_FILENO);
+        close(fd);
+    }
+    ~CapturedStdout() {
+        dup2(m_saved, STDOUT_FILENO);
+        close(m_saved);
+    }
+
+  private:
+    int m_saved = -1;
+};
+
+// Holds inotify instances until the kernel refuses more (fs.inotify.max_user_instances).
+class InotifyExhausted {
+  public:
+    InotifyExhausted() {
+        for (int i = 0; i < 100000; ++i) {
+            int fd = inotify_init1(IN_CLOEXEC);
+            if (fd < 0) {
+                m_refused = errno == EMFILE;
+                break;
+            }
+            m_fds.push_back(fd);
+        }
+    }
+    ~InotifyExhausted() {
+        for (int fd : m_fds) {
+            close(fd);
+        }
+    }
+    bool exhausted() const { return m_refused; }
+
+  private:
+    std::vector<int> m_fds;
+    bool m_refused = false;
+};
+
+// A worker prints a line and then waits for `go` before printing the last one: the
+// first line must reach the console while the worker is still running.
+void expect_teed_output_followed_live(const std::string& dir, const std::string& marker) {
+    using acc::launch::StreamMode;
+    const std::string console = dir + "/console.txt";
+    const std::string go = dir + "/go";
+    GroupOutcome out;
+    bool seen_live = false;
+    {
+        CapturedStdout captured(console);
+        Supervisor sup(SupervisorOptions{30s});
+        std::thread releaser([&] {
+            seen_live = eventually([&] { return slurp(console).find("[default0]:first\n") != std::string::npos; }, 5s);
+            std::ofstream(go).put('x');
+        });
+        out = sup.run({shell("echo first; while [ ! -e " + go + " ]; do sleep 0.01; done; printf last", marker)},
+                      {output(dir, StreamMode::tee, StreamMode::inherit, "[default0]:")});
+        releaser.join();
+    }
+    EXPECT_FALSE(out.first_failure.has_value());
+    EXPECT_TRUE(seen_live) << "the first line reached the console only after the worker ended";
+    EXPECT_EQ(slurp(console), "[default0]:first\n[default0]:last\n");
+    EXPECT_EQ(slurp(dir + "/stdout.log"), "first\nlast");  // the file holds the bytes as written
+}
+
+}  // namespace
+
+TEST_F(SupervisorTest, TeedOutputReachesTheConsoleWhileTheWorkerRuns) {
+    expect_teed_output_followed_live(m_dir, m_marker);
+}
+
+TEST_F(SupervisorTest, TeedOutputIsFollowedWithoutInotifyToo) {
+    InotifyExhausted no_inotify;
+    if (!no_inotify.exhausted()) {
+        GTEST_SKIP() << "could not exhaust inotify instances here";
+    }
+    expect_teed_output_followed_live(m_dir, m_marker);
 }

@@ -71,9 +71,11 @@ class Supervisor {
     // A signal to the launcher is forwarded to every group; a second one kills.
     GroupOutcome run(const std::vector<ProcessSpec>& specs);
     // The same, with each worker's output sent where `outputs[i]` says (files opened
-    // here; tee'd streams read through pipes in the same poll as the signals, split
-    // into lines and written, prefixed, to the launcher's stdout/stderr). A worker has
-    // finished when it is reaped and its pipes reached EOF.
+    // here). A tee'd stream is written by the worker to its log file, as torchrun does,
+    // and the launcher follows the file (inotify, in the same poll as the signals),
+    // splitting it into lines written, prefixed, to the launcher's stdout/stderr: a
+    // worker never waits for the console. What the files hold when the run ends
+    // (workers reaped, leftovers killed) is printed before run() returns.
     GroupOutcome run(const std::vector<ProcessSpec>& specs, const std::vector<WorkerOutput>& outputs);
 
     // A signal that arrived between runs (e.g. during a restart), if any.
@@ -88,26 +90,28 @@ class Supervisor {
     // Our direct children right now (workers, and descendants reparented to us).
     static std::vector<pid_t> own_children();
 
-    // One tee'd stream: the read end of the worker's pipe, its log file, the console.
+    // One tee'd stream: our own read fd on the worker's log file, and the console.
     struct Tap {
-        int pipe_fd = -1;
         int file_fd = -1;
+        int watch = -1;       // inotify watch descriptor of the file
         int console_fd = -1;  // 1 or 2; -1 once writing to it failed (e.g. EPIPE)
+        bool backlog = false;  // the last pump stopped at its budget, not at the end of the file
         launch::LinePrefixer prefixer;
         explicit Tap(std::string prefix) : prefixer(std::move(prefix)) {}
     };
-    // Opens files and pipes for `outputs`, setting the fds in `specs`; the write ends
-    // the parent must close after spawning go to `child_fds`.
+    // Opens the log files for `outputs`, setting the fds in `specs`; our copies of the
+    // workers' fds, to close once they are spawned, go to `child_fds`.
     void open_outputs(std::vector<ProcessSpec>& specs, const std::vector<WorkerOutput>& outputs,
                       std::vector<int>& child_fds);
-    // poll() on the signalfd and every open tap; moves tap output along. Returns poll's result.
+    // poll() on the signalfd and the file watches; moves tap output along. Returns poll's result.
     int poll_events(int timeout_ms);
-    // Read what one tap has (once); false at EOF (the tap is then closed).
-    bool pump(Tap& tap);
-    // After every writer is gone: read each tap to EOF (bounded by a short deadline).
-    void drain_taps();
+    // Copy what the file holds beyond what was read, up to `budget` bytes, to the console.
+    void pump(Tap& tap, size_t budget);
+    // The run is over: print every tap to the end of its file, then close it.
     void close_taps();
     std::vector<std::unique_ptr<Tap>> m_taps;
+    int m_inotify_fd = -1;  // -1 without taps, or when inotify is unavailable (then taps are polled)
+    std::chrono::steady_clock::time_point m_taps_rest_until{};  // no tap reads before this
     std::string m_read_buf;
     std::string m_out_buf;
     // The kernel's OOM-kill counter when the run started (-1: unknown).
