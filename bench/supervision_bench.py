@@ -43,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -107,6 +108,23 @@ while True:
 from launch_bench import percentile  # noqa: E402 (the same folder; one definition of the statistic)
 
 
+def wait_exit(proc, limit=120):
+    """Block in waitpid until proc exits; returns time.time() at that moment.
+
+    Not Popen.wait(timeout=...): with a timeout it polls, sleeping up to 50 ms between
+    looks, which would add its own latency to what is measured.
+    """
+    watchdog = threading.Timer(limit, proc.kill)
+    watchdog.start()
+    try:
+        _, status = os.waitpid(proc.pid, 0)
+        exited = time.time()
+    finally:
+        watchdog.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return exited
+
+
 def summary(values):
     return {"n": len(values), "median": statistics.median(values), "p10": percentile(values, 10),
             "p90": percentile(values, 90), "min": min(values), "max": max(values)}
@@ -154,8 +172,7 @@ class Bench:
         with open(os.devnull, "wb") as null:
             proc = subprocess.Popen(self.command(launcher, n, ["teardown", out], extra), env=self.env, cwd=self.tmp,
                                     stdout=null, stderr=null)
-            proc.wait(timeout=120)
-            exited = time.time()
+            exited = wait_exit(proc)
         failed_at = float(open(os.path.join(out, "failed_at")).read())
         if proc.returncode == 0:
             raise RuntimeError("%s: teardown run exited 0" % launcher)
