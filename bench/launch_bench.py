@@ -24,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -159,6 +160,20 @@ def machine_facts(args) -> dict:
     }
 
 
+MIN_LAUNCHER = "min_launcher python3 noop.py (vfork+exec+wait, C)"
+
+
+def build_min_launcher() -> str:
+    """bench/min_launcher.c built with the system C compiler; '' when there is none."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        print("launch_bench: no C compiler, skipping the min_launcher floor", file=sys.stderr)
+        return ""
+    out = Path(tempfile.mkdtemp(prefix="acc_bench_")) / "min_launcher"
+    subprocess.run([cc, "-O2", "-o", str(out), str(HERE / "min_launcher.c")], check=True)
+    return str(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--launcher", default=str(REPO / "build" / "accelerate"), help="the accelerate binary")
@@ -191,12 +206,16 @@ def main() -> None:
     timed = {
         "bare python3 noop.py": lambda: run_one([py, noop], env),
         "accelerate launch --cpu noop.py": lambda: run_one(acc + ["--cpu", noop], env),
-        # The floor for any launcher: one extra exec level that does nothing else.
+        # Floors: one extra exec level that does nothing else (no parent stays), and the
+        # least a launcher that stays the worker's parent does (vfork, execve, waitpid).
         "env python3 noop.py (one extra exec)": lambda: run_one(["/usr/bin/env", py, noop], env),
         "bare 4 x python3 noop.py (parallel)": lambda: run_parallel([py, noop], 4, env),
         "accelerate launch --cpu --num_processes 4": lambda: run_one(
             acc + ["--cpu", "--num_processes", "4", "--main_process_port", "0", noop], env),
     }
+    min_launcher = build_min_launcher()
+    if min_launcher:
+        timed[MIN_LAUNCHER] = lambda: run_one([min_launcher, py, noop], env)
     others = []
     for spec in args.also:
         label, _, path = spec.partition("=")
@@ -253,6 +272,13 @@ def main() -> None:
     ratios = [
         ratio("accelerate launch --cpu noop.py", "bare python3 noop.py"),
         ratio("accelerate launch --cpu noop.py", "env python3 noop.py (one extra exec)"),
+    ]
+    if min_launcher:
+        ratios += [
+            ratio(MIN_LAUNCHER, "bare python3 noop.py"),
+            ratio("accelerate launch --cpu noop.py", MIN_LAUNCHER),
+        ]
+    ratios += [
         ratio("accelerate launch --cpu --num_processes 4", "bare 4 x python3 noop.py (parallel)"),
     ]
     for label, _ in others:
@@ -306,8 +332,8 @@ def main() -> None:
 
     verdict = []
     for r in ratios:
-        if r["of"].startswith("torchrun"):
-            continue
+        if r["of"].startswith(("torchrun", "min_launcher")):
+            continue  # comparisons for reference, not targets
         verdict.append(f"{'PASS' if r['ratio_of_medians'] <= 1.10 else 'MISS'} within 10% of bare (wall): "
                        f"{r['of']} = {r['ratio_of_medians']:.3f} (CPU {r['cpu_ratio_of_medians']:.3f})")
     for name in rss:
