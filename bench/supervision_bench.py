@@ -239,7 +239,8 @@ class Bench:
             raise RuntimeError("%s %s: paced run failed" % (launcher, extra))
         workers = sum(float(open(os.path.join(out, "cpu.%d" % r)).read()) for r in range(n))
         key = (launcher, "tee" if "--tee" in extra else "direct")
-        self.paced_cpu.setdefault(key, []).append(usage.ru_utime + usage.ru_stime - workers)
+        total = usage.ru_utime + usage.ru_stime
+        self.paced_cpu.setdefault(key, []).append((total - workers, total))
         shutil.rmtree(out, ignore_errors=True)
         return took
 
@@ -342,12 +343,14 @@ def main():
     print("paced load: %.0f lines/s per rank (%d ranks)" % (lines_per_s, args.workers))
     for launcher, mode in sorted(bench.paced_cpu):
         values = bench.paced_cpu[(launcher, mode)]
-        if values:
-            print("paced/%s %-6s launcher CPU median %.1f ms (%.2f %% of the run's wall x %d CPUs)" % (
-                launcher, mode, statistics.median(values) * 1000,
-                100 * statistics.median(values) / (stats["paced/accelerate direct"]["median"] * os.cpu_count()),
-                os.cpu_count()))
-    print("prefixing cost at the paced load (accelerate --tee 3 / direct - 1): %+.1f %%" % (paced_cost * 100))
+        print("paced/%s %-6s CPU medians: launcher %.1f ms, launcher + workers %.3f s" % (
+            launcher, mode, statistics.median(v[0] for v in values) * 1000, statistics.median(v[1] for v in values)))
+    tee_cpu = [v[1] for v in bench.paced_cpu.get(("accelerate", "tee"), [])]
+    direct_cpu = [v[1] for v in bench.paced_cpu.get(("accelerate", "direct"), [])]
+    if tee_cpu and direct_cpu:
+        print("CPU cost of --tee 3 at the paced load (accelerate, launcher + workers): %+.1f %%" % (
+            (statistics.median(tee_cpu) / statistics.median(direct_cpu) - 1) * 100))
+    print("prefixing cost at the paced load (accelerate --tee 3 / direct - 1, wall): %+.1f %%" % (paced_cost * 100))
     if use_torchrun:
         print("teardown, torchrun (0.1 s interval) / accelerate: %.0fx" %
               ratio("teardown/torchrun --monitor_interval 0.1", "teardown/accelerate"))

@@ -378,16 +378,18 @@ void Supervisor::open_outputs(std::vector<ProcessSpec>& specs, const std::vector
             auto tap = std::make_unique<Tap>(o.prefix);
             tap->file_fd = reader;
             tap->console_fd = st.console_fd;
+            // The watch names our own fd, so it follows the file even if it is renamed.
+            tap->watch_path = "/proc/self/fd/" + std::to_string(reader);
+            if (access(tap->watch_path.c_str(), F_OK) != 0) {
+                tap->watch_path = st.path;  // no /proc
+            }
             if (m_taps.empty()) {
                 m_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);  // -1: fall back to polling
             }
-            if (m_inotify_fd >= 0) {
-                tap->watch = inotify_add_watch(m_inotify_fd, st.path.c_str(), IN_MODIFY);
-                if (tap->watch < 0) {
-                    // Out of watches (fs.inotify.max_user_watches): every tap is polled instead.
-                    close(m_inotify_fd);
-                    m_inotify_fd = -1;
-                }
+            if (m_inotify_fd >= 0 && !arm(*tap)) {
+                // Out of watches (fs.inotify.max_user_watches): every tap is polled instead.
+                close(m_inotify_fd);
+                m_inotify_fd = -1;
             }
             m_taps.push_back(std::move(tap));
         }
@@ -443,19 +445,34 @@ int Supervisor::poll_events(int timeout_ms) {
             t->backlog = true;  // no inotify: read every file on each wake-up
         }
     } else if (r > 0 && fds[inotify_index].revents != 0) {
-        // Which files changed; identical queued events are merged by the kernel.
+        // Which files changed. The watches are one-shot: a worker's writes cost an
+        // inotify event only until the next time we read its file, not one per write.
         alignas(inotify_event) char events[4096];
         ssize_t len;
         while ((len = read(m_inotify_fd, events, sizeof events)) > 0) {
             for (ssize_t off = 0; off < len;) {
                 const auto* ev = reinterpret_cast<const inotify_event*>(events + off);
+                off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+                if ((ev->mask & IN_IGNORED) != 0) {
+                    continue;  // a fired one-shot watch being removed
+                }
                 for (auto& t : m_taps) {
                     // IN_Q_OVERFLOW (wd -1): events were lost, so read every file.
-                    if (t->watch == ev->wd || (ev->mask & IN_Q_OVERFLOW) != 0) {
+                    if ((ev->mask & IN_Q_OVERFLOW) != 0 || t->watch == ev->wd) {
                         t->backlog = true;
+                        t->watch = -1;
                     }
                 }
-                off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+            }
+        }
+    }
+    if (m_inotify_fd >= 0) {
+        for (auto& t : m_taps) {
+            // Re-armed before the file is read: a write after our read is never missed.
+            if (t->backlog && t->watch < 0 && !arm(*t)) {
+                close(m_inotify_fd);  // out of watches: poll every tap from now on
+                m_inotify_fd = -1;
+                break;
             }
         }
     }
@@ -473,6 +490,11 @@ int Supervisor::poll_events(int timeout_ms) {
         m_taps_rest_until = std::chrono::steady_clock::now() + k_tap_interval;
     }
     return r;
+}
+
+bool Supervisor::arm(Tap& tap) {
+    tap.watch = inotify_add_watch(m_inotify_fd, tap.watch_path.c_str(), IN_MODIFY | IN_ONESHOT);
+    return tap.watch >= 0;
 }
 
 void Supervisor::pump(Tap& tap, size_t budget) {

@@ -93,7 +93,8 @@ class Supervisor {
     // One tee'd stream: our own read fd on the worker's log file, and the console.
     struct Tap {
         int file_fd = -1;
-        int watch = -1;       // inotify watch descriptor of the file
+        std::string watch_path;  // the file as inotify names it (/proc/self/fd/<file_fd>)
+        int watch = -1;          // the armed one-shot inotify watch; -1 once it fired
         int console_fd = -1;  // 1 or 2; -1 once writing to it failed (e.g. EPIPE)
         bool backlog = false;  // the last pump stopped at its budget, not at the end of the file
         launch::LinePrefixer prefixer;
@@ -105,6 +106,8 @@ class Supervisor {
                       std::vector<int>& child_fds);
     // poll() on the signalfd and the file watches; moves tap output along. Returns poll's result.
     int poll_events(int timeout_ms);
+    // Arm the tap's one-shot watch (again); false if inotify refuses.
+    bool arm(Tap& tap);
     // Copy what the file holds beyond what was read, up to `budget` bytes, to the console.
     void pump(Tap& tap, size_t budget);
     // The run is over: print every tap to the end of its file, then close it.
