@@ -23,11 +23,11 @@ constexpr std::string_view k_native = "Native launcher (extensions of this imple
 
 constexpr bool untracked = false;
 constexpr FlagDefault k_none{};
-constexpr FlagDefault truth(bool b) { return {FlagDefault::Kind::boolean, b}; }
-constexpr FlagDefault whole(std::int64_t i) { return {FlagDefault::Kind::integer, false, i}; }
-constexpr FlagDefault decimal(double d) { return {FlagDefault::Kind::real, false, 0, d}; }
+constexpr FlagDefault truth(bool b) { return {FlagDefault::Kind::boolean, b, 0, 0, {}}; }
+constexpr FlagDefault whole(std::int64_t i) { return {FlagDefault::Kind::integer, false, i, 0, {}}; }
+constexpr FlagDefault decimal(double d) { return {FlagDefault::Kind::real, false, 0, d, {}}; }
 constexpr FlagDefault text(std::string_view s) { return {FlagDefault::Kind::string, false, 0, 0, s}; }
-constexpr FlagDefault false_list(std::int64_t n) { return {FlagDefault::Kind::false_list, false, n}; }
+constexpr FlagDefault false_list(std::int64_t n) { return {FlagDefault::Kind::false_list, false, n, 0, {}}; }
 
 constexpr FlagSpec declared(std::string_view group, std::string_view dest, std::array<std::string_view, 2> names,
                             FlagKind kind, ValueType type, FlagDefault def, std::string_view help,
