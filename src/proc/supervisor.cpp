@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iterator>
 #include <set>
 #include <system_error>
@@ -95,6 +96,20 @@ long oom_kill_count() {
     return -1;
 }
 
+// Whether a stop signal (Ctrl-C, SIGTERM, ...) waits on the signalfd; it is not taken.
+bool stop_signal_pending() {
+    sigset_t pending;
+    if (sigpending(&pending) != 0) {
+        return false;
+    }
+    for (int s : k_handled_signals) {
+        if (s != SIGCHLD && sigismember(&pending, s)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 // Write all of `data`; false if the fd refuses (EPIPE, ENOSPC, ...).
 bool write_all(int fd, const char* data, size_t size) {
     while (size > 0) {
@@ -121,6 +136,10 @@ const size_t k_read_chunk = 256 * 1024;
 const size_t k_pump_budget = 4 * 1024 * 1024;
 // The shortest time between two reads of the tee'd files (see poll_events).
 const std::chrono::milliseconds k_tap_interval{2};
+// The longest one tap is copied to the console before the supervisor looks around again.
+const std::chrono::milliseconds k_pump_slice{20};
+// After a stop, the most of a rank's not yet shown output that still goes to the console.
+const size_t k_stop_backlog = 1024 * 1024;
 // How often tee'd files are read when inotify is unavailable (torchrun's tail polls too).
 const int k_tail_poll_ms = 20;
 
@@ -153,7 +172,7 @@ Supervisor::Supervisor(SupervisorOptions options) : m_options(options) {
 
 Supervisor::~Supervisor() {
     kill_orphans();
-    close_taps();
+    close_taps(true);
     if (m_signal_fd >= 0) {
         close(m_signal_fd);
     }
@@ -260,7 +279,7 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& specs) { return run
 GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const std::vector<WorkerOutput>& outputs) {
     std::vector<ProcessSpec> specs = given_specs;
     std::vector<int> child_fds;  // the workers' ends of their log files and pipes
-    close_taps();
+    close_taps(true);
     open_outputs(specs, outputs, child_fds);
     m_oom_kills_at_start = oom_kill_count();
     GroupOutcome out;
@@ -340,7 +359,7 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
     }
     // Every writer is gone now (workers reaped, their leftovers killed): print the
     // rest of the tee'd files.
-    close_taps();
+    close_taps(out.launcher_signal || out.first_failure || out.stopped_externally);
     return out;
 }
 
@@ -377,6 +396,7 @@ void Supervisor::open_outputs(std::vector<ProcessSpec>& specs, const std::vector
             }
             auto tap = std::make_unique<Tap>(o.prefix);
             tap->file_fd = reader;
+            tap->log_path = st.path;
             tap->console_fd = st.console_fd;
             // The watch names our own fd, so it follows the file even if it is renamed.
             tap->watch_path = "/proc/self/fd/" + std::to_string(reader);
@@ -506,9 +526,12 @@ void Supervisor::pump(Tap& tap, size_t budget) {
         m_read_buf.resize(k_read_chunk);
     }
     size_t copied = 0;
+    const auto deadline = std::chrono::steady_clock::now() + k_pump_slice;
     while (true) {
-        if (copied >= budget) {
-            tap.backlog = true;  // come back at once, after the signals and the other taps
+        // Bounded in bytes and in time (a slow console makes each write wait): signals,
+        // exits and the other ranks are served between slices.
+        if (copied >= budget || (copied > 0 && std::chrono::steady_clock::now() >= deadline)) {
+            tap.backlog = true;  // come back at once
             return;
         }
         ssize_t n = read(tap.file_fd, m_read_buf.data(), m_read_buf.size());
@@ -529,14 +552,11 @@ void Supervisor::pump(Tap& tap, size_t budget) {
     }
 }
 
-void Supervisor::close_taps() {
+void Supervisor::close_taps(bool stopped) {
     for (auto& t : m_taps) {
-        // Every writer is gone by now (workers reaped, leftovers killed): the file is
-        // complete. Bounded by its size all the same, should a stranger still write to it.
-        struct stat st{};
-        const off_t at = t->file_fd >= 0 ? lseek(t->file_fd, 0, SEEK_CUR) : 0;
-        const bool sized = t->file_fd >= 0 && fstat(t->file_fd, &st) == 0 && at >= 0;
-        pump(*t, sized ? static_cast<size_t>(std::max<off_t>(st.st_size - at, 0)) + 1 : k_pump_budget);
+        if (t->file_fd >= 0) {
+            drain(*t, stopped);
+        }
         m_out_buf.clear();
         t->prefixer.finish(m_out_buf);  // a last line without its newline
         if (!m_out_buf.empty() && t->console_fd >= 0) {
@@ -550,6 +570,64 @@ void Supervisor::close_taps() {
     if (m_inotify_fd >= 0) {
         close(m_inotify_fd);
         m_inotify_fd = -1;
+    }
+}
+
+void Supervisor::drain(Tap& tap, bool stopped) {
+    // Every writer is gone by now (workers reaped, leftovers killed): the file is
+    // complete. Bounded by its size all the same, should a stranger still write to it.
+    struct stat st{};
+    if (fstat(tap.file_fd, &st) != 0 || lseek(tap.file_fd, 0, SEEK_CUR) < 0) {
+        pump(tap, k_pump_budget);
+        return;
+    }
+    const off_t end = st.st_size;
+    if (stopped && end - lseek(tap.file_fd, 0, SEEK_CUR) > static_cast<off_t>(k_stop_backlog)) {
+        skip_on_console(tap, end - static_cast<off_t>(k_stop_backlog), end);
+    }
+    while (true) {
+        const off_t at = lseek(tap.file_fd, 0, SEEK_CUR);
+        if (at < 0 || at >= end) {
+            return;
+        }
+        if (stop_signal_pending()) {
+            // Ctrl-C while the console catches up: stop waiting for it. The signal stays
+            // pending for whoever runs next (a restart, the caller).
+            skip_on_console(tap, end, end);
+            return;
+        }
+        pump(tap, std::min(k_pump_budget, static_cast<size_t>(end - at)));
+        if (lseek(tap.file_fd, 0, SEEK_CUR) == at) {
+            return;  // nothing more could be read
+        }
+    }
+}
+
+void Supervisor::skip_on_console(Tap& tap, off_t target, off_t end) {
+    const off_t from = lseek(tap.file_fd, 0, SEEK_CUR);
+    off_t resume = std::min(target, end);
+    if (m_read_buf.size() < k_read_chunk) {
+        m_read_buf.resize(k_read_chunk);
+    }
+    if (resume < end) {
+        // Resume at a line start: the first newline at or after the target.
+        const ssize_t n = pread(tap.file_fd, m_read_buf.data(), m_read_buf.size(), resume);
+        const void* nl = n > 0 ? std::memchr(m_read_buf.data(), '\n', static_cast<size_t>(n)) : nullptr;
+        if (nl) {
+            resume += static_cast<const char*>(nl) - m_read_buf.data() + 1;
+        }
+    }
+    if (from < 0 || resume <= from) {
+        return;
+    }
+    lseek(tap.file_fd, resume, SEEK_SET);
+    m_out_buf.clear();
+    tap.prefixer.finish(m_out_buf);  // end the line cut short
+    m_out_buf += tap.prefixer.prefix();
+    m_out_buf += "accelerate launch: " + format_bytes(static_cast<std::uint64_t>(resume - from)) +
+                 " of this output not shown here (the run was stopped); all of it is in " + tap.log_path + "\n";
+    if (tap.console_fd >= 0 && !write_all(tap.console_fd, m_out_buf.data(), m_out_buf.size())) {
+        tap.console_fd = -1;
     }
 }
 

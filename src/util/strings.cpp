@@ -1,5 +1,8 @@
 #include "acc/util/strings.hpp"
 
+#include <cstdio>
+#include <iterator>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -171,6 +174,22 @@ std::string shell_quote(std::string_view arg) {
         }
     }
     return out + "'";
+}
+
+std::string format_bytes(std::uint64_t bytes) {
+    if (bytes < 1024) {
+        return std::to_string(bytes) + " B";
+    }
+    const char* const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    double value = static_cast<double>(bytes) / 1024;
+    size_t unit = 0;
+    while (value >= 1024 && unit + 1 < std::size(units)) {
+        value /= 1024;
+        ++unit;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f %s", value, units[unit]);
+    return buf;
 }
 
 }  // namespace acc

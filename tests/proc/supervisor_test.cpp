@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -564,4 +565,126 @@ TEST_F(SupervisorTest, TeedOutputIsFollowedWithoutInotifyToo) {
         GTEST_SKIP() << "could not exhaust inotify instances here";
     }
     expect_teed_output_followed_live(m_dir, m_marker);
+}
+
+namespace {
+
+// Points this process's stdout at a pipe drained by a deliberately slow reader: a
+// console that cannot keep up (an ssh session, a terminal being scrolled).
+class SlowConsole {
+  public:
+    explicit SlowConsole(size_t bytes_per_10ms) {
+        int p[2];
+        EXPECT_EQ(pipe(p), 0);
+        std::fflush(stdout);
+        m_saved = dup(STDOUT_FILENO);
+        dup2(p[1], STDOUT_FILENO);
+        close(p[1]);
+        m_read_fd = p[0];
+        m_reader = std::thread([this, bytes_per_10ms] {
+            std::vector<char> buf(bytes_per_10ms);
+            while (true) {
+                ssize_t n = read(m_read_fd, buf.data(), buf.size());
+                if (n <= 0) {
+                    return;
+                }
+                m_seen.append(buf.data(), static_cast<size_t>(n));
+                std::this_thread::sleep_for(10ms);
+            }
+        });
+    }
+    // Restores stdout and returns all the console received.
+    std::string finish() {
+        dup2(m_saved, STDOUT_FILENO);  // the pipe's last write end goes: the reader sees EOF
+        close(m_saved);
+        m_reader.join();
+        close(m_read_fd);
+        return m_seen;
+    }
+
+  private:
+    int m_saved = -1;
+    int m_read_fd = -1;
+    std::thread m_reader;
+    std::string m_seen;
+};
+
+// 35 MiB of numbered lines, written at once; then `tail` (a shell command).
+ProcessSpec fast_writer(const std::string& marker, const std::string& tail) {
+    return shell("seq 1 2000000 | sed 's/$/ abcdefghij/'; " + tail, marker);
+}
+
+}  // namespace
+
+TEST_F(SupervisorTest, AfterAFailureTheConsoleGetsOnlyTheEndOfWhatItHadNotShown) {
+    // A slow console is far behind when the worker fails: the verdict must not wait for
+    // it to catch up with megabytes that are in the log file anyway.
+    using acc::launch::StreamMode;
+    SlowConsole console(64 * 1024);  // ~6 MB/s
+    GroupOutcome out;
+    Clock::time_point start;
+    Clock::time_point returned;
+    {
+        Supervisor sup(SupervisorOptions{30s});
+        start = Clock::now();
+        out = sup.run({fast_writer(m_marker, "exit 3")},
+                      {output(m_dir, StreamMode::tee, StreamMode::inherit, "[default0]:")});
+        returned = Clock::now();
+    }
+    const std::string seen = console.finish();
+    ASSERT_TRUE(out.first_failure.has_value());
+    const std::string log = slurp(file("stdout.log"));
+    // Every line is in the file.
+    EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 2000000);
+    EXPECT_EQ(log.substr(log.size() - 19), "2000000 abcdefghij\n");
+    EXPECT_LT(ms_between(start, returned), 2500) << "run() waited for the slow console";
+    EXPECT_LT(seen.size(), log.size() / 2);
+    const auto notice = seen.find("[default0]:accelerate launch: ");
+    ASSERT_NE(notice, std::string::npos);
+    EXPECT_NE(seen.find("of this output not shown here (the run was stopped); all of it is in " + file("stdout.log"),
+                        notice),
+              std::string::npos);
+    // What follows the notice is the end of the output, whole lines, each prefixed.
+    EXPECT_NE(seen.find("\n[default0]:2000000 abcdefghij\n"), std::string::npos);
+    const std::string after = seen.substr(seen.find('\n', notice) + 1);
+    for (size_t pos = 0; pos < after.size(); pos = after.find('\n', pos) + 1) {
+        ASSERT_EQ(after.compare(pos, 11, "[default0]:"), 0) << "a line cut short at " << pos;
+    }
+}
+
+TEST_F(SupervisorTest, CtrlCWhileTheConsoleCatchesUpEndsTheWait) {
+    // The worker succeeded long ago; the console is still far behind. Ctrl-C ends the
+    // wait at once and stays pending for the caller (which exits as interrupted).
+    using acc::launch::StreamMode;
+    GroupOutcome out;
+    std::optional<int> pending;
+    Clock::time_point interrupted;
+    Clock::time_point returned;
+    std::string seen;
+    {
+        Supervisor sup(SupervisorOptions{30s});
+        // Threads made from here on block the signals the supervisor reads (as the
+        // launcher's would), so the Ctrl-C below queues on its signalfd.
+        SlowConsole console(64 * 1024);
+        std::thread ctrl_c([&] {
+            // Once the worker is reaped (its pid gone, not even a zombie) the run is over
+            // and the console is left catching up.
+            eventually([&] { return read_numbers(file("done")).size() >= 1; });
+            const auto pid = static_cast<pid_t>(read_numbers(file("done"))[0]);
+            eventually([&] { return kill(pid, 0) != 0 && errno == ESRCH; });
+            interrupted = Clock::now();
+            kill(getpid(), SIGINT);
+        });
+        out = sup.run({fast_writer(m_marker, "echo $$ > " + file("done"))},
+                      {output(m_dir, StreamMode::tee, StreamMode::inherit, "[default0]:")});
+        returned = Clock::now();
+        ctrl_c.join();
+        pending = sup.pending_signal();
+        seen = console.finish();
+    }
+    EXPECT_FALSE(out.first_failure.has_value());
+    EXPECT_FALSE(out.launcher_signal.has_value());  // the workers had all ended by themselves
+    EXPECT_EQ(pending.value_or(0), SIGINT);
+    EXPECT_LT(ms_between(interrupted, returned), 1000);
+    EXPECT_NE(seen.find("of this output not shown here (the run was stopped); all of it is in"), std::string::npos);
 }

@@ -93,6 +93,7 @@ class Supervisor {
     // One tee'd stream: our own read fd on the worker's log file, and the console.
     struct Tap {
         int file_fd = -1;
+        std::string log_path;    // the worker's log file, named when output is skipped on the console
         std::string watch_path;  // the file as inotify names it (/proc/self/fd/<file_fd>)
         int watch = -1;          // the armed one-shot inotify watch; -1 once it fired
         int console_fd = -1;  // 1 or 2; -1 once writing to it failed (e.g. EPIPE)
@@ -110,8 +111,15 @@ class Supervisor {
     bool arm(Tap& tap);
     // Copy what the file holds beyond what was read, up to `budget` bytes, to the console.
     void pump(Tap& tap, size_t budget);
-    // The run is over: print every tap to the end of its file, then close it.
-    void close_taps();
+    // The run is over: print every tap to the end of its file, then close it. After a
+    // stop (`stopped`: a signal, a failure) only the last k_stop_backlog of what each
+    // console has not shown yet is printed, and a further stop signal cuts the rest:
+    // the verdict and the exit are not held up by output that is in the files anyway.
+    void close_taps(bool stopped);
+    void drain(Tap& tap, bool stopped);
+    // Move the tap's read position to the first line at or after `target` (or to
+    // `end`), telling the console how much of the file it skipped and where it is.
+    void skip_on_console(Tap& tap, off_t target, off_t end);
     std::vector<std::unique_ptr<Tap>> m_taps;
     int m_inotify_fd = -1;  // -1 without taps, or when inotify is unavailable (then taps are polled)
     std::chrono::steady_clock::time_point m_taps_rest_until{};  // no tap reads before this

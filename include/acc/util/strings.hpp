@@ -22,6 +22,9 @@ std::optional<double> parse_python_float(std::string_view text);
 // accelerate's str_to_bool: y/yes/t/true/on/1 -> 1, n/no/f/false/off/0 -> 0.
 std::optional<int> str_to_bool(std::string_view text);
 
+// A byte count for people: "512 B", "3.4 KiB", "1.2 GiB".
+std::string format_bytes(std::uint64_t bytes);
+
 // Levenshtein distance, for "did you mean" suggestions.
 size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `word` if it is close enough to be a likely typo.
