@@ -407,9 +407,7 @@ void Supervisor::open_outputs(std::vector<ProcessSpec>& specs, const std::vector
                 m_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);  // -1: fall back to polling
             }
             if (m_inotify_fd >= 0 && !arm(*tap)) {
-                // Out of watches (fs.inotify.max_user_watches): every tap is polled instead.
-                close(m_inotify_fd);
-                m_inotify_fd = -1;
+                close_inotify();  // out of watches (fs.inotify.max_user_watches): poll every tap
             }
             m_taps.push_back(std::move(tap));
         }
@@ -490,8 +488,7 @@ int Supervisor::poll_events(int timeout_ms) {
         for (auto& t : m_taps) {
             // Re-armed before the file is read: a write after our read is never missed.
             if (t->backlog && t->watch < 0 && !arm(*t)) {
-                close(m_inotify_fd);  // out of watches: poll every tap from now on
-                m_inotify_fd = -1;
+                close_inotify();  // out of watches: poll every tap from now on
                 break;
             }
         }
@@ -567,6 +564,10 @@ void Supervisor::close_taps(bool stopped) {
         }
     }
     m_taps.clear();
+    close_inotify();
+}
+
+void Supervisor::close_inotify() {
     if (m_inotify_fd >= 0) {
         close(m_inotify_fd);
         m_inotify_fd = -1;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -484,23 +485,37 @@ TEST_F(SupervisorTest, AnOrphanHoldingATeedFileDoesNotHoldTheRun) {
 
 namespace {
 
-// Points this process's stdout at a file for the scope's lifetime: the tee'd console.
-class CapturedStdout {
+// Points this process's stdout (the tee'd console) at `fd` until restored or destroyed.
+class StdoutRedirect {
   public:
-    explicit CapturedStdout(const std::string& path) {
+    explicit StdoutRedirect(int fd) {
         std::fflush(stdout);
         m_saved = dup(STDOUT_FILENO);
-        int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, STDOUT_FILENO);
-        close(fd);
     }
-    ~CapturedStdout() {
-        dup2(m_saved, STDOUT_FILENO);
-        close(m_saved);
+    ~StdoutRedirect() { restore(); }
+    void restore() {
+        if (m_saved >= 0) {
+            dup2(m_saved, STDOUT_FILENO);
+            close(m_saved);
+            m_saved = -1;
+        }
     }
 
   private:
     int m_saved = -1;
+};
+
+// The console is a file, for the scope's lifetime.
+class CapturedStdout {
+  public:
+    explicit CapturedStdout(const std::string& path)
+        : m_fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644)), m_redirect(m_fd) {}
+    ~CapturedStdout() { close(m_fd); }
+
+  private:
+    int m_fd;
+    StdoutRedirect m_redirect;
 };
 
 // Holds inotify instances until the kernel refuses more (fs.inotify.max_user_instances).
@@ -573,18 +588,12 @@ namespace {
 // console that cannot keep up (an ssh session, a terminal being scrolled).
 class SlowConsole {
   public:
-    explicit SlowConsole(size_t bytes_per_10ms) {
-        int p[2];
-        EXPECT_EQ(pipe(p), 0);
-        std::fflush(stdout);
-        m_saved = dup(STDOUT_FILENO);
-        dup2(p[1], STDOUT_FILENO);
-        close(p[1]);
-        m_read_fd = p[0];
+    explicit SlowConsole(size_t bytes_per_10ms) : m_pipe(make_pipe()), m_redirect(m_pipe[1]) {
+        close(m_pipe[1]);  // stdout holds the write end now
         m_reader = std::thread([this, bytes_per_10ms] {
             std::vector<char> buf(bytes_per_10ms);
             while (true) {
-                ssize_t n = read(m_read_fd, buf.data(), buf.size());
+                ssize_t n = read(m_pipe[0], buf.data(), buf.size());
                 if (n <= 0) {
                     return;
                 }
@@ -595,16 +604,21 @@ class SlowConsole {
     }
     // Restores stdout and returns all the console received.
     std::string finish() {
-        dup2(m_saved, STDOUT_FILENO);  // the pipe's last write end goes: the reader sees EOF
-        close(m_saved);
+        m_redirect.restore();  // the pipe's last write end goes: the reader sees EOF
         m_reader.join();
-        close(m_read_fd);
+        close(m_pipe[0]);
         return m_seen;
     }
 
   private:
-    int m_saved = -1;
-    int m_read_fd = -1;
+    static std::array<int, 2> make_pipe() {
+        std::array<int, 2> p{-1, -1};
+        EXPECT_EQ(pipe(p.data()), 0);
+        return p;
+    }
+
+    std::array<int, 2> m_pipe;
+    StdoutRedirect m_redirect;
     std::thread m_reader;
     std::string m_seen;
 };

@@ -109,6 +109,8 @@ class Supervisor {
     int poll_events(int timeout_ms);
     // Arm the tap's one-shot watch (again); false if inotify refuses.
     bool arm(Tap& tap);
+    // No (more) inotify: from now on every tap is read at each wake-up, at least every 20 ms.
+    void close_inotify();
     // Copy what the file holds beyond what was read, up to `budget` bytes, to the console.
     void pump(Tap& tap, size_t budget);
     // The run is over: print every tap to the end of its file, then close it. After a
