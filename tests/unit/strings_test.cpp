@@ -1,0 +1,20 @@
+#include "acc/util/strings.hpp"
+
+#include <gtest/gtest.h>
+
+TEST(FormatBytes, ForPeople) {
+    EXPECT_EQ(acc::format_bytes(0), "0 B");
+    EXPECT_EQ(acc::format_bytes(1023), "1023 B");
+    EXPECT_EQ(acc::format_bytes(1024), "1.0 KiB");
+    EXPECT_EQ(acc::format_bytes(1536), "1.5 KiB");
+    EXPECT_EQ(acc::format_bytes(936482406), "893.1 MiB");
+    EXPECT_EQ(acc::format_bytes(std::uint64_t{3} << 40), "3.0 TiB");
+    EXPECT_EQ(acc::format_bytes(std::uint64_t{5} << 50), "5120.0 TiB");  // the largest unit goes on
+}
+
+TEST(ClosestMatch, SuggestsLikelyTyposOnly) {
+    const std::vector<std::string> names = {"--num_processes", "--num_machines", "--mixed_precision"};
+    EXPECT_EQ(acc::closest_match("--num_procesess", names).value_or(""), "--num_processes");
+    EXPECT_FALSE(acc::closest_match("--zzzzzzzzzzzz", names).has_value());
+    EXPECT_EQ(acc::edit_distance("kitten", "sitting"), 3u);
+}
