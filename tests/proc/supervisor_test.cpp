@@ -591,6 +591,11 @@ class SlowConsole {
     explicit SlowConsole(size_t bytes_per_10ms) : m_pipe(make_pipe()), m_redirect(m_pipe[1]) {
         close(m_pipe[1]);  // stdout holds the write end now
         m_reader = std::thread([this, bytes_per_10ms] {
+            // Like the launcher's own threads, this one takes no signal: a SIGCHLD
+            // delivered here (default: discarded) would never reach the supervisor.
+            sigset_t all;
+            sigfillset(&all);
+            pthread_sigmask(SIG_BLOCK, &all, nullptr);
             std::vector<char> buf(bytes_per_10ms);
             while (true) {
                 ssize_t n = read(m_pipe[0], buf.data(), buf.size());
