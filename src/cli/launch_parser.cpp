@@ -1,9 +1,9 @@
 #include "acc/cli/launch_parser.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
-#include <fmt/ranges.h>
 
 #include "acc/cli/launch_flags.hpp"
 #include "acc/util/error.hpp"
@@ -50,7 +50,7 @@ Origin LaunchSettings::origin(std::string_view name) const {
 void LaunchSettings::set(std::string_view name, Value value, Origin origin) {
     if (m_attrs.empty() || m_attrs.back().first < name) {
         if (m_attrs.capacity() == 0) {
-            m_attrs.reserve(256);
+            m_attrs.reserve(256);  // every flag (~130) and what a config file adds, in one allocation
         }
         m_attrs.emplace_back(std::string(name), Setting{std::move(value), origin});
         return;
