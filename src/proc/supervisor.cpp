@@ -278,10 +278,9 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& specs) { return run
 
 GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const std::vector<WorkerOutput>& outputs) {
     std::vector<ProcessSpec> specs = given_specs;
-    std::vector<int> child_fds;  // the workers' ends of their log files and pipes
+    std::vector<int> child_fds;  // the workers' ends of their log files
     close_taps(true);
     open_outputs(specs, outputs, child_fds);
-    m_oom_kills_at_start = oom_kill_count();
     GroupOutcome out;
     out.workers.resize(specs.size());
     std::vector<pid_t> pids(specs.size(), -1);
@@ -307,6 +306,9 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
     for (int fd : child_fds) {
         close(fd);
     }
+    // The OOM-kill baseline: read once the workers run (cgroup files cost tens of µs
+    // on the start-up path); a worker is not OOM-killed within microseconds of its exec.
+    m_oom_kills_at_start = oom_kill_count();
 
     while (remaining > 0) {
         reap(out, live, pids, remaining);
