@@ -72,9 +72,8 @@ Spawned spawn_process(const ProcessSpec& spec) {
     }
     // Also set the group here, so signalling the group works even before the child ran.
     setpgid(pid, pid);
-    if (spec.take_terminal) {
-        tcsetpgrp(STDIN_FILENO, pid);  // same as the child did: whoever runs first wins the race
-    }
+    // Not tcsetpgrp here for take_terminal: the child did it before exec (vfork ran it
+    // first), and from the background we would be stopped by SIGTTOU for trying.
     Spawned result;
     result.pid = pid;
     result.exec_errno = exec_error;

@@ -20,6 +20,7 @@
 #include <set>
 #include <system_error>
 
+#include "acc/launch/job_control.hpp"
 #include "acc/proc/kernel_file.hpp"
 #include "acc/util/strings.hpp"
 
@@ -27,7 +28,45 @@ namespace acc::proc {
 
 namespace {
 
-const int k_handled_signals[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+// Requests to stop the job: forwarded to every worker group.
+const int k_stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+// Everything the launcher reads from its signalfd: worker exits and stops, the stop
+// requests, and job control (Ctrl-Z suspends the whole job; SIGCONT resumes it).
+const int k_handled_signals[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGCONT};
+
+bool is_stop_request(int signo) {
+    return std::find(std::begin(k_stop_signals), std::end(k_stop_signals), signo) != std::end(k_stop_signals);
+}
+
+// Stop the launcher itself by `signo` (SIGTSTP, SIGTTIN, SIGTTOU or SIGSTOP), as the
+// default action would, and return once it is continued. In an orphaned process group
+// (no shell could continue it) the kernel discards all but SIGSTOP, and this returns at once.
+void stop_self(int signo) {
+    if (signo == SIGSTOP) {
+        kill(getpid(), SIGSTOP);
+        return;
+    }
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, signo);
+    const timespec zero{0, 0};
+    while (sigtimedwait(&one, nullptr, &zero) == signo) {
+        // A second Ctrl-Z already queued would stop us again right after `fg`.
+    }
+    sigset_t old;
+    sigprocmask(SIG_UNBLOCK, &one, &old);
+    raise(signo);  // never handled by us: the default action, stop
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+}
+
+// Signal a worker's whole group; a stop request also continues it, as a shell's `kill`
+// does, so that a suspended worker does not sit on it until the grace period ends.
+void signal_group(pid_t group, int signo) {
+    killpg(group, signo);
+    if (signo != SIGKILL && signo != SIGCONT) {
+        killpg(group, SIGCONT);
+    }
+}
 
 launch::WaitStatus decode(int status) {
     launch::WaitStatus ws;
@@ -102,8 +141,8 @@ bool stop_signal_pending() {
     if (sigpending(&pending) != 0) {
         return false;
     }
-    for (int s : k_handled_signals) {
-        if (s != SIGCHLD && sigismember(&pending, s)) {
+    for (int s : k_stop_signals) {
+        if (sigismember(&pending, s)) {
             return true;
         }
     }
@@ -176,6 +215,9 @@ Supervisor::~Supervisor() {
     if (m_signal_fd >= 0) {
         close(m_signal_fd);
     }
+    if (m_tty_owned_fd >= 0) {
+        close(m_tty_owned_fd);
+    }
     // Discard a SIGPIPE our console writes left pending before it is unblocked.
     sigset_t pipe_mask;
     sigemptyset(&pipe_mask);
@@ -190,8 +232,11 @@ std::optional<int> Supervisor::pending_signal() {
     signalfd_siginfo info{};
     std::optional<int> found;
     while (read(m_signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-        if (info.ssi_signo != SIGCHLD) {
-            found = static_cast<int>(info.ssi_signo);
+        const int signo = static_cast<int>(info.ssi_signo);
+        if (signo == SIGTSTP) {
+            stop_self(SIGTSTP);  // no worker is running: only the launcher to suspend
+        } else if (is_stop_request(signo)) {
+            found = signo;
         }
     }
     return found;
@@ -202,7 +247,7 @@ void Supervisor::stop_all(int signo, GroupOutcome& out, const std::vector<bool>&
     for (size_t i = 0; i < pids.size(); ++i) {
         if (live[i]) {
             // The whole group: data-loader children go too.
-            killpg(pids[i], signo);
+            signal_group(pids[i], signo);
             out.workers[i].stopped_by_launcher = true;
         }
     }
@@ -256,6 +301,10 @@ void Supervisor::reap(GroupOutcome& out, std::vector<bool>& live, const std::vec
         }
         live[idx] = false;
         --remaining;
+        std::erase(m_terminal_waiters, pid);
+        if (pid == m_terminal_holder) {
+            pass_terminal_on(live, pids);
+        }
         auto& w = out.workers[idx];
         w.status = decode(status);
         w.ended = std::chrono::steady_clock::now();
@@ -270,6 +319,141 @@ void Supervisor::reap(GroupOutcome& out, std::vector<bool>& live, const std::vec
             }
             stop_all(SIGTERM, out, live, pids);
             m_kill_deadline = std::chrono::steady_clock::now() + m_options.grace_period;
+        }
+    }
+}
+
+bool Supervisor::shutting_down(const GroupOutcome& out) const {
+    return m_kill_deadline || out.first_failure || out.launcher_signal || out.stopped_externally;
+}
+
+int Supervisor::terminal() {
+    if (!m_tty_looked_up) {
+        m_tty_looked_up = true;
+        if (isatty(STDIN_FILENO)) {
+            m_tty_fd = STDIN_FILENO;
+        } else {
+            // A worker may open the terminal itself (getpass does).
+            m_tty_owned_fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+            m_tty_fd = m_tty_owned_fd;
+        }
+    }
+    return m_tty_fd;
+}
+
+pid_t Supervisor::terminal_foreground() {
+    return terminal() >= 0 ? tcgetpgrp(terminal()) : -1;
+}
+
+void Supervisor::set_terminal_foreground(pid_t group) {
+    if (terminal() < 0) {
+        return;
+    }
+    // Only a process with SIGTTOU blocked may do this from the background.
+    sigset_t ttou;
+    sigset_t old;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &ttou, &old);
+    tcsetpgrp(terminal(), group);
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+}
+
+void Supervisor::reclaim_terminal(const std::vector<pid_t>& pids) {
+    // Only from our own workers: with the job in the background the shell has it, and keeps it.
+    const pid_t foreground = terminal_foreground();
+    if (foreground > 0 && std::find(pids.begin(), pids.end(), foreground) != pids.end()) {
+        set_terminal_foreground(getpgrp());
+    }
+}
+
+void Supervisor::pass_terminal_on(const std::vector<bool>& live, const std::vector<pid_t>& pids) {
+    const pid_t ended = m_terminal_holder;
+    m_terminal_holder = -1;
+    if (terminal_foreground() != ended) {
+        return;  // the job is in the background: nothing of ours to pass on
+    }
+    for (pid_t next : m_terminal_waiters) {
+        auto it = std::find(pids.begin(), pids.end(), next);
+        if (it != pids.end() && live[static_cast<size_t>(it - pids.begin())]) {
+            std::erase(m_terminal_waiters, next);
+            give_terminal(next);
+            return;
+        }
+    }
+    m_terminal_waiters.clear();
+    set_terminal_foreground(getpgrp());  // Ctrl-C reaches the launcher again
+}
+
+void Supervisor::give_terminal(pid_t worker) {
+    set_terminal_foreground(worker);
+    m_terminal_holder = worker;
+    killpg(worker, SIGCONT);
+}
+
+void Supervisor::suspend_job(int signo, const std::vector<bool>& live, const std::vector<pid_t>& pids) {
+    // As the terminal does for a foreground job: every worker group gets SIGTSTP (which a
+    // program may catch, unlike SIGSTOP). Then the launcher stops, which is what the shell
+    // waits for; it tells the user and takes the terminal.
+    for (size_t i = 0; i < pids.size(); ++i) {
+        if (live[i]) {
+            killpg(pids[i], SIGTSTP);
+        }
+    }
+    stop_self(signo);
+    resume_job(live, pids);
+}
+
+void Supervisor::resume_job(const std::vector<bool>& live, const std::vector<pid_t>& pids) {
+    // `fg` gave the terminal to our group: pass it to the worker that had it (or asked).
+    if (m_terminal_holder > 0 && terminal_foreground() == getpgrp()) {
+        set_terminal_foreground(m_terminal_holder);
+    }
+    for (size_t i = 0; i < pids.size(); ++i) {
+        if (live[i]) {
+            killpg(pids[i], SIGCONT);
+        }
+    }
+}
+
+void Supervisor::collect_stops(const GroupOutcome& out, const std::vector<bool>& live,
+                               const std::vector<pid_t>& pids) {
+    while (true) {
+        siginfo_t info{};
+        // Takes the report of each stop (a child continued since has none left).
+        if (waitid(P_ALL, 0, &info, WSTOPPED | WNOHANG) != 0 || info.si_pid == 0) {
+            return;
+        }
+        auto it = std::find(pids.begin(), pids.end(), info.si_pid);
+        if (it == pids.end() || !live[static_cast<size_t>(it - pids.begin())]) {
+            continue;  // a reparented descendant: not part of the job's job control
+        }
+        const pid_t worker = info.si_pid;
+        const pid_t foreground = terminal_foreground();
+        launch::WorkerStop stop;
+        stop.signal = info.si_status;
+        stop.worker_has_terminal = foreground == worker;
+        stop.launcher_has_terminal = foreground > 0 && foreground == getpgrp();
+        stop.other_worker_has_terminal =
+            foreground > 0 && foreground != worker && std::find(pids.begin(), pids.end(), foreground) != pids.end();
+        stop.shutting_down = shutting_down(out);
+        switch (launch::respond_to_stop(stop)) {
+        case launch::StopResponse::ignore:
+            break;
+        case launch::StopResponse::give_terminal:
+            give_terminal(worker);
+            break;
+        case launch::StopResponse::wait_for_terminal:
+            if (std::find(m_terminal_waiters.begin(), m_terminal_waiters.end(), worker) == m_terminal_waiters.end()) {
+                m_terminal_waiters.push_back(worker);
+            }
+            break;
+        case launch::StopResponse::suspend_job:
+            if (!stop.worker_has_terminal) {
+                m_terminal_holder = worker;  // it asked for the terminal: it gets it on `fg`
+            }
+            suspend_job(stop.signal, live, pids);
+            break;
         }
     }
 }
@@ -289,6 +473,8 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
     m_kill_deadline.reset();
     m_signals_seen = 0;
     m_stop_requested = false;
+    m_terminal_holder = -1;
+    m_terminal_waiters.clear();
 
     for (size_t i = 0; i < specs.size(); ++i) {
         if (auto sig = pending_signal()) {
@@ -298,6 +484,9 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
         Spawned s = spawn_process(specs[i]);
         pids[i] = s.pid;
         live[i] = true;
+        if (specs[i].take_terminal) {
+            m_terminal_holder = s.pid;  // the child made its group the terminal's foreground
+        }
         ++remaining;
         out.workers[i].pid = s.pid;
         out.workers[i].exec_errno = s.exec_errno;
@@ -331,10 +520,22 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
             throw std::system_error(errno, std::generic_category(), "poll");
         }
         signalfd_siginfo info{};
+        bool child_changed = false;
         while (read(m_signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-            if (info.ssi_signo != SIGCHLD) {
-                handle_signal(static_cast<int>(info.ssi_signo), out, live, pids);
+            const int signo = static_cast<int>(info.ssi_signo);
+            child_changed = child_changed || signo == SIGCHLD;
+            if (signo == SIGTSTP) {
+                if (!shutting_down(out)) {
+                    suspend_job(SIGTSTP, live, pids);
+                }
+            } else if (signo == SIGCONT) {
+                resume_job(live, pids);
+            } else if (signo != SIGCHLD) {
+                handle_signal(signo, out, live, pids);
             }
+        }
+        if (child_changed) {
+            collect_stops(out, live, pids);  // a SIGCHLD may also mean a worker stopped
         }
         if (m_stop_requested && !out.stopped_externally && !out.first_failure && !out.launcher_signal) {
             out.stopped_externally = true;
@@ -346,19 +547,7 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
         wait_for_orphans(out, pids);
     }
     kill_orphans();
-    for (const auto& spec : given_specs) {
-        if (spec.take_terminal) {
-            // Take the terminal back for ourselves (SIGTTOU blocked: we are in the background now).
-            sigset_t ttou;
-            sigset_t old;
-            sigemptyset(&ttou);
-            sigaddset(&ttou, SIGTTOU);
-            sigprocmask(SIG_BLOCK, &ttou, &old);
-            tcsetpgrp(STDIN_FILENO, getpgrp());
-            sigprocmask(SIG_SETMASK, &old, nullptr);
-            break;
-        }
-    }
+    reclaim_terminal(pids);
     // Every writer is gone now (workers reaped, their leftovers killed): print the
     // rest of the tee'd files.
     close_taps(out.launcher_signal || out.first_failure || out.stopped_externally);
@@ -658,6 +847,7 @@ void Supervisor::wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& p
             pid_t group = getpgid(pid);
             if (std::find(pids.begin(), pids.end(), group) == pids.end()) {
                 kill(pid, stop_signal);
+                kill(pid, SIGCONT);  // a stopped one would only take it when continued
                 signalled.insert(pid);
             }
         }
@@ -674,7 +864,7 @@ void Supervisor::wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& p
         }
         signalfd_siginfo info{};
         while (read(m_signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
-            if (info.ssi_signo != SIGCHLD) {
+            if (is_stop_request(static_cast<int>(info.ssi_signo))) {
                 ++m_signals_seen;
                 if (!out.launcher_signal) {
                     out.launcher_signal = static_cast<int>(info.ssi_signo);

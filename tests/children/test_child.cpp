@@ -39,7 +39,8 @@ int parse_signal(const std::string& s) {
         const char* name;
         int signo;
     } names[] = {{"TERM", SIGTERM}, {"INT", SIGINT}, {"KILL", SIGKILL}, {"HUP", SIGHUP},
-                 {"QUIT", SIGQUIT}, {"SEGV", SIGSEGV}, {"USR1", SIGUSR1}, {"ABRT", SIGABRT}};
+                 {"QUIT", SIGQUIT}, {"SEGV", SIGSEGV}, {"USR1", SIGUSR1}, {"ABRT", SIGABRT},
+                 {"STOP", SIGSTOP}};
     for (const auto& n : names) {
         if (s == n.name) {
             return n.signo;

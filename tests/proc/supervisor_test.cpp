@@ -220,6 +220,19 @@ TEST_F(SupervisorTest, TheFirstFailureIsNamedNotTheLater) {
     EXPECT_EQ(read_numbers(file("sig0")), std::vector<long>{SIGTERM});
 }
 
+TEST_F(SupervisorTest, AStoppedWorkerIsStoppedAtOnceNotAfterTheGracePeriod) {
+    // Someone stopped rank 0 (kill -STOP, a debugger). SIGTERM alone would wait for a
+    // SIGCONT that never comes, until SIGKILL at the end of the grace period.
+    Supervisor sup(SupervisorOptions{30s});
+    auto out = sup.run({child({"raise", "STOP", "forever"}), child({"sleep_ms", "300", "exit", "1"})});
+    ASSERT_TRUE(out.first_failure);
+    EXPECT_EQ(*out.first_failure, 1u);
+    EXPECT_FALSE(out.workers[0].status.exited);
+    EXPECT_EQ(out.workers[0].status.signal, SIGTERM);
+    EXPECT_LT(ms_between(out.workers[1].ended, out.workers[0].ended), 1000);
+    EXPECT_TRUE(survivors().empty());
+}
+
 TEST_F(SupervisorTest, WorkerIgnoringSigtermWithChildrenIsKilledAfterTheGracePeriod) {
     Supervisor sup(SupervisorOptions{300ms});
     auto out = sup.run({child({"ignore", "TERM", "fork_sleep", "2", file("kids"), "forever"}),

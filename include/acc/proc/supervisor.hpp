@@ -86,6 +86,27 @@ class Supervisor {
     void stop_all(int signo, GroupOutcome& out, const std::vector<bool>& live, const std::vector<pid_t>& pids);
     void reap(GroupOutcome& out, std::vector<bool>& live, const std::vector<pid_t>& pids, size_t& remaining);
     void wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& pids);
+    // The job is being stopped (a failure, a launcher signal, an external stop).
+    bool shutting_down(const GroupOutcome& out) const;
+
+    // Job control: Ctrl-Z, fg and bg act on the whole job, and a worker that reads the
+    // terminal gets it (see launch/job_control.hpp for the rules).
+    // Workers that stopped since the last look: act on each as respond_to_stop says.
+    void collect_stops(const GroupOutcome& out, const std::vector<bool>& live, const std::vector<pid_t>& pids);
+    // SIGTSTP to every worker group, then stop the launcher by `signo`; resume on SIGCONT.
+    void suspend_job(int signo, const std::vector<bool>& live, const std::vector<pid_t>& pids);
+    // Continued (`fg`, `bg`): give the terminal back to the worker that had it if the job
+    // is in the foreground, and continue every worker group.
+    void resume_job(const std::vector<bool>& live, const std::vector<pid_t>& pids);
+    void give_terminal(pid_t worker);
+    // The worker holding the terminal ended: the next one waiting for it, else the launcher, gets it.
+    void pass_terminal_on(const std::vector<bool>& live, const std::vector<pid_t>& pids);
+    // The run is over: if one of its workers is still the terminal's foreground, take it back.
+    void reclaim_terminal(const std::vector<pid_t>& pids);
+    // Our controlling terminal (stdin, else /dev/tty), or -1; its foreground group, or -1.
+    int terminal();
+    pid_t terminal_foreground();
+    void set_terminal_foreground(pid_t group);
     void kill_orphans();
     // Our direct children right now (workers, and descendants reparented to us).
     static std::vector<pid_t> own_children();
@@ -136,6 +157,11 @@ class Supervisor {
     std::optional<std::chrono::steady_clock::time_point> m_kill_deadline;
     int m_signals_seen = 0;
     bool m_stop_requested = false;  // options.stop_fd became readable
+    int m_tty_fd = -1;
+    int m_tty_owned_fd = -1;  // /dev/tty, when we had to open it
+    bool m_tty_looked_up = false;
+    pid_t m_terminal_holder = -1;  // the worker (group) that has, or gets on `fg`, the terminal
+    std::vector<pid_t> m_terminal_waiters;  // workers stopped until the holder is done with it
 };
 
 }  // namespace acc::proc

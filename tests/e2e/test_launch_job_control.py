@@ -1,0 +1,248 @@
+"""Job control at a real terminal, driven through an interactive bash (the way users start
+runs), which is what the pseudo-terminal tests that run the launcher as a session leader
+cannot show: there the kernel never stops a process for touching the terminal.
+
+- A single worker that takes the terminal does not get the launcher stopped by SIGTTOU.
+- Ctrl-Z suspends the whole job (every worker and the launcher), `fg` resumes it, as if
+  the script had been started directly; with one worker and with three.
+- With several workers, a worker that reads the terminal (input(), pdb) is given it
+  instead of staying stopped by SIGTTIN forever.
+- A job started in the background whose worker reads the terminal is reported by bash
+  as stopped for tty input (`jobs -l`); `fg` hands the terminal to that worker.
+"""
+import os
+import pty
+import select
+import shutil
+import signal
+import time
+
+from lib import ACCELERATE, TempDir, check, clean_env, finish, skip
+from supervision import kill_leftovers, processes_with
+
+PROMPT = b"PROMPT$ "
+MARKER = "job_control_%d" % os.getpid()
+
+# argv: out_dir; writes pid.<rank>, then ticks until it has been running for 2 s of
+# its own (so a suspension shows as a gap), then prints done.
+TICKER = r'''
+import os, sys, time
+out = sys.argv[1]
+rank = int(os.environ.get("RANK", "0"))
+with open(os.path.join(out, "pid.%d.tmp" % rank), "w") as f:
+    f.write(str(os.getpid()))
+os.rename(os.path.join(out, "pid.%d.tmp" % rank), os.path.join(out, "pid.%d" % rank))
+print("ready %d" % rank, flush=True)
+for i in range(40):
+    time.sleep(0.05)
+print("done %d" % rank, flush=True)
+'''
+
+# Rank 0 asks for a line on the terminal; the other ranks wait for its answer in a file.
+READER = r'''
+import os, sys, time
+out = sys.argv[1]
+rank = int(os.environ.get("RANK", "0"))
+if rank == 0:
+    sys.stdout.write("rank0> "); sys.stdout.flush()
+    line = sys.stdin.readline().strip()
+    print("rank0 got [%s]" % line, flush=True)
+    with open(os.path.join(out, "answer.tmp"), "w") as f:
+        f.write(line)
+    os.rename(os.path.join(out, "answer.tmp"), os.path.join(out, "answer"))
+else:
+    while not os.path.exists(os.path.join(out, "answer")):
+        time.sleep(0.02)
+print("rank %d done" % rank, flush=True)
+'''
+
+
+class Shell:
+    """An interactive bash on a pseudo-terminal: job control on, as in a user's terminal."""
+
+    def __init__(self, tmp, env):
+        self.pid, self.master = pty.fork()
+        if self.pid == 0:
+            os.chdir(tmp)
+            env = dict(env, PS1=PROMPT.decode(), TERM="dumb")
+            os.execve(shutil.which("bash"), ["bash", "--norc", "--noprofile", "-i"], env)
+        self.out = b""
+        self.expect(PROMPT)
+
+    def read(self, seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if select.select([self.master], [], [], 0.02)[0]:
+                try:
+                    self.out += os.read(self.master, 65536)
+                except OSError:
+                    return
+
+    def expect(self, what, timeout=30.0, start=0):
+        """Wait until `what` appears in the output after offset `start`; True if it did."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if what in self.out[start:]:
+                return True
+            self.read(0.05)
+        return what in self.out[start:]
+
+    def send(self, data):
+        mark = len(self.out)
+        os.write(self.master, data)
+        return mark
+
+    def close(self):
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
+        os.close(self.master)
+        left = processes_with(MARKER)
+        kill_leftovers(MARKER)  # a job a failed check left stopped or waiting
+        check(left == [], "nothing of the job is left when the shell goes (%s)" % left)
+
+    def text(self, start=0):
+        return self.out[start:].decode(errors="replace")
+
+
+def state(pid):
+    """The process's state letter from /proc (T: stopped), or None once it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def pids_of(out, n):
+    """The workers' pids, once each has written its file (written whole: renamed into place)."""
+    found = []
+    for rank in range(n):
+        path = os.path.join(out, "pid.%d" % rank)
+        end = time.monotonic() + 30
+        while not os.path.exists(path) and time.monotonic() < end:
+            time.sleep(0.02)
+        with open(path) as f:
+            found.append(int(f.read()))
+    return found
+
+
+def launcher_pid(worker_pid):
+    with open("/proc/%d/stat" % worker_pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def eventually(pred, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.02)
+    return pred()
+
+
+if not shutil.which("bash"):
+    skip("no bash")
+
+with TempDir() as tmp:
+    for name, text in (("ticker.py", TICKER), ("reader.py", READER)):
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write(text)
+    with open(os.path.join(tmp, "single_reader.py"), "w") as f:
+        f.write('import sys\nsys.stdout.write("name> "); sys.stdout.flush()\n'
+                'print("got [%s]" % sys.stdin.readline().strip(), flush=True)\n')
+    env = clean_env(tmp, ACC_TEST_MARKER=MARKER)
+    fixed = "--num_machines 1 --mixed_precision no --dynamo_backend no --num_cpu_threads_per_process 1"
+    # "EX""IT": the echoed command line must not hold what the output is searched for.
+    cmd = '"%s" launch --cpu --num_processes %%d %s %%s; echo "EX""IT=$?"\n' % (ACCELERATE, fixed)
+
+    # 1. One worker reading the terminal under a job-control shell: the launcher must not
+    #    be stopped (SIGTTOU) when the worker takes the terminal.
+    sh = Shell(tmp, env)
+    try:
+        mark = sh.send((cmd % (1, "single_reader.py")).encode())
+        asked = sh.expect(b"name> ", start=mark)
+        sh.send(b"hello\n")
+        done = sh.expect(b"EXIT=", start=mark)
+        text = sh.text(mark)
+        check(asked and done and "EXIT=0" in text, "[single] the job runs to the end in the foreground: %r" % text[-400:])
+        check("Stopped" not in text, "[single] bash never reports the job stopped: %r" % text[-400:])
+        check("got [hello]" in text, "[single] the worker read the line typed at the terminal")
+    finally:
+        sh.close()
+
+    # 2. Ctrl-Z and fg, with one worker (it holds the terminal) and with three.
+    for n in (1, 3):
+        out = os.path.join(tmp, "out%d" % n)
+        os.mkdir(out)
+        sh = Shell(tmp, env)
+        try:
+            mark = sh.send((cmd % (n, "ticker.py " + out)).encode())
+            workers = pids_of(out, n)
+            check(sh.expect(b"ready", start=mark), "[^Z x%d] the workers started" % n)
+            launcher = launcher_pid(workers[0])
+            sh.send(b"\x1a")
+            reported = sh.expect(b"Stopped", start=mark, timeout=10)
+            suspended = eventually(lambda: all(state(p) == "T" for p in workers + [launcher]))
+            check(reported, "[^Z x%d] bash reports the job stopped: %r" % (n, sh.text(mark)[-300:]))
+            check(suspended, "[^Z x%d] every worker and the launcher are stopped (%s)" %
+                  (n, [state(p) for p in workers + [launcher]]))
+            sh.read(0.5)
+            check("done" not in sh.text(mark), "[^Z x%d] no worker ran on while suspended" % n)
+            check(all(state(p) == "T" for p in workers), "[^Z x%d] still stopped 0.5 s later" % n)
+            # A stopped job abandons the rest of its command line: ask for the status again.
+            resumed = sh.send(b'fg; echo "EX""IT=$?"\n')
+            finished = sh.expect(b"EXIT=", start=resumed, timeout=30)
+            text = sh.text(resumed)
+            check(finished and "EXIT=0" in text, "[^Z x%d] after fg the job finishes, exit 0: %r" % (n, text[-300:]))
+            check(all("done %d" % r in text for r in range(n)), "[^Z x%d] every worker finished after fg" % n)
+        finally:
+            sh.close()
+
+    # 3. Three workers, rank 0 reads the terminal: it is given the terminal.
+    out = os.path.join(tmp, "out_reader")
+    os.mkdir(out)
+    sh = Shell(tmp, env)
+    try:
+        mark = sh.send((cmd % (3, "reader.py " + out)).encode())
+        asked = sh.expect(b"rank0> ", start=mark)
+        check(asked, "[reader x3] rank 0 asks on the terminal: %r" % sh.text(mark)[-300:])
+        sh.read(0.3)
+        sh.send(b"forty-two\n")
+        finished = sh.expect(b"EXIT=", start=mark, timeout=30)
+        text = sh.text(mark)
+        check(finished and "EXIT=0" in text, "[reader x3] the job finishes, exit 0: %r" % text[-400:])
+        check("rank0 got [forty-two]" in text, "[reader x3] rank 0 read the line typed at the terminal")
+        check("Stopped" not in text, "[reader x3] bash never reports the job stopped")
+    finally:
+        sh.close()
+
+    # 4. Started in the background, a worker that reads the terminal: bash says the job
+    #    stopped for tty input; fg gives the terminal to that worker.
+    out = os.path.join(tmp, "out_bg")
+    os.mkdir(out)
+    sh = Shell(tmp, env)
+    try:
+        line = '"%s" launch --cpu --num_processes 2 %s reader.py %s &\n' % (ACCELERATE, fixed, out)
+        mark = sh.send(line.encode())
+        sh.expect(b"rank0> ", start=mark)
+        sh.read(0.5)
+        sh.send(b"\n")  # bash reports a background job's change of state before its next prompt
+        reported = sh.expect(b"Stopped", start=mark, timeout=30)
+        check(reported, "[bg x2] bash reports the background job stopped: %r" % sh.text(mark)[-300:])
+        asked = sh.send(b"jobs -l\n")
+        check(sh.expect(b"tty input", start=asked, timeout=10), "[bg x2] ... for tty input: %r" % sh.text(asked)[-300:])
+        resumed = sh.send(b"fg\n")
+        sh.read(0.5)
+        sh.send(b"late\n")
+        sh.send(b'echo "EX""IT=$?"\n')
+        finished = sh.expect(b"EXIT=", start=resumed, timeout=30)
+        text = sh.text(resumed)
+        check(finished and "EXIT=0" in text, "[bg x2] after fg the job finishes, exit 0: %r" % text[-400:])
+        check("rank0 got [late]" in text, "[bg x2] rank 0 read the line typed after fg")
+    finally:
+        sh.close()
+
+finish()
