@@ -31,8 +31,9 @@ namespace {
 // Requests to stop the job: forwarded to every worker group.
 const int k_stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 // Everything the launcher reads from its signalfd: worker exits and stops, the stop
-// requests, and job control (Ctrl-Z suspends the whole job; SIGCONT resumes it).
-const int k_handled_signals[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGCONT};
+// requests, job control (Ctrl-Z suspends the whole job; SIGCONT resumes it), and the
+// terminal's size changes (passed on: the workers are the job the terminal shows).
+const int k_handled_signals[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGCONT, SIGWINCH};
 
 bool is_stop_request(int signo) {
     return std::find(std::begin(k_stop_signals), std::end(k_stop_signals), signo) != std::end(k_stop_signals);
@@ -530,6 +531,12 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
                 }
             } else if (signo == SIGCONT) {
                 resume_job(live, pids);
+            } else if (signo == SIGWINCH) {
+                for (size_t i = 0; i < pids.size(); ++i) {
+                    if (live[i]) {
+                        killpg(pids[i], SIGWINCH);  // progress bars redraw for the new width
+                    }
+                }
             } else if (signo != SIGCHLD) {
                 handle_signal(signo, out, live, pids);
             }

@@ -9,7 +9,12 @@ cannot show: there the kernel never stops a process for touching the terminal.
   instead of staying stopped by SIGTTIN forever.
 - A job started in the background whose worker reads the terminal is reported by bash
   as stopped for tty input (`jobs -l`); `fg` hands the terminal to that worker.
+- A change of the terminal's size (SIGWINCH) reaches every worker, as it reaches a
+  script started directly.
 """
+import fcntl
+import struct
+import termios
 import os
 import pty
 import select
@@ -36,6 +41,20 @@ print("ready %d" % rank, flush=True)
 for i in range(40):
     time.sleep(0.05)
 print("done %d" % rank, flush=True)
+'''
+
+# Notes each SIGWINCH with the terminal's width then, until told to stop.
+RESIZED = r'''
+import os, signal, shutil, sys, time
+out = sys.argv[1]
+rank = int(os.environ.get("RANK", "0"))
+def on_winch(signo, frame):
+    with open(os.path.join(out, "winch.%d" % rank), "a") as f:
+        f.write("%d\n" % os.get_terminal_size(sys.stdout.fileno()).columns)
+signal.signal(signal.SIGWINCH, on_winch)
+open(os.path.join(out, "ready.%d" % rank), "w").close()
+while not os.path.exists(os.path.join(out, "stop")):
+    time.sleep(0.02)
 '''
 
 # Rank 0 asks for a line on the terminal; the other ranks wait for its answer in a file.
@@ -242,6 +261,28 @@ with TempDir() as tmp:
         text = sh.text(resumed)
         check(finished and "EXIT=0" in text, "[bg x2] after fg the job finishes, exit 0: %r" % text[-400:])
         check("rank0 got [late]" in text, "[bg x2] rank 0 read the line typed after fg")
+    finally:
+        sh.close()
+
+    # 5. The terminal is resized while three workers run: each gets SIGWINCH.
+    out = os.path.join(tmp, "out_winch")
+    os.mkdir(out)
+    with open(os.path.join(tmp, "resized.py"), "w") as f:
+        f.write(RESIZED)
+    sh = Shell(tmp, env)
+    try:
+        mark = sh.send((cmd % (3, "resized.py " + out)).encode())
+        started = eventually(lambda: all(os.path.exists(os.path.join(out, "ready.%d" % r)) for r in range(3)), 30)
+        check(started, "[winch x3] the workers started")
+        fcntl.ioctl(sh.master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 123, 0, 0))
+        got = eventually(lambda: all(os.path.exists(os.path.join(out, "winch.%d" % r)) for r in range(3)))
+        check(got, "[winch x3] every worker got SIGWINCH")
+        for r in range(3):
+            path = os.path.join(out, "winch.%d" % r)
+            seen = open(path).read().split() if os.path.exists(path) else []
+            check(seen[-1:] == ["123"], "[winch x3] rank %d saw the new width (%s)" % (r, seen))
+        open(os.path.join(out, "stop"), "w").close()
+        check(sh.expect(b"EXIT=0", start=mark), "[winch x3] the job finishes, exit 0")
     finally:
         sh.close()
 
