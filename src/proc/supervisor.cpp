@@ -39,12 +39,15 @@ bool is_stop_request(int signo) {
     return std::find(std::begin(k_stop_signals), std::end(k_stop_signals), signo) != std::end(k_stop_signals);
 }
 
-// Stop the launcher itself by `signo` (SIGTSTP, SIGTTIN, SIGTTOU or SIGSTOP), as the
-// default action would, and return once it is continued. In an orphaned process group
+// Stop the launcher by `signo` (SIGTSTP, SIGTTIN, SIGTTOU or SIGSTOP), as the default
+// action would, and return once it is continued; with `whole_group`, every process of
+// its process group too (the rest of a pipeline, a calling script without job control):
+// the shell reports a job stopped only once all of it is. In an orphaned process group
 // (no shell could continue it) the kernel discards all but SIGSTOP, and this returns at once.
-void stop_self(int signo) {
+void stop_self(int signo, bool whole_group = false) {
+    const pid_t target = whole_group ? 0 : getpid();
     if (signo == SIGSTOP) {
-        kill(getpid(), SIGSTOP);
+        kill(target, SIGSTOP);
         return;
     }
     sigset_t one;
@@ -56,7 +59,7 @@ void stop_self(int signo) {
     }
     sigset_t old;
     sigprocmask(SIG_UNBLOCK, &one, &old);
-    raise(signo);  // never handled by us: the default action, stop
+    kill(target, signo);  // never handled by us: the default action, stop, before kill returns
     sigprocmask(SIG_SETMASK, &old, nullptr);
 }
 
@@ -392,7 +395,8 @@ void Supervisor::give_terminal(pid_t worker) {
     killpg(worker, SIGCONT);
 }
 
-void Supervisor::suspend_job(int signo, const std::vector<bool>& live, const std::vector<pid_t>& pids) {
+void Supervisor::suspend_job(int signo, bool whole_group, const std::vector<bool>& live,
+                             const std::vector<pid_t>& pids) {
     // As the terminal does for a foreground job: every worker group gets SIGTSTP (which a
     // program may catch, unlike SIGSTOP). Then the launcher stops, which is what the shell
     // waits for; it tells the user and takes the terminal.
@@ -401,7 +405,7 @@ void Supervisor::suspend_job(int signo, const std::vector<bool>& live, const std
             killpg(pids[i], SIGTSTP);
         }
     }
-    stop_self(signo);
+    stop_self(signo, whole_group);
     resume_job(live, pids);
 }
 
@@ -453,7 +457,9 @@ void Supervisor::collect_stops(const GroupOutcome& out, const std::vector<bool>&
             if (!stop.worker_has_terminal) {
                 m_terminal_holder = worker;  // it asked for the terminal: it gets it on `fg`
             }
-            suspend_job(stop.signal, live, pids);
+            // The terminal stopped only the worker's group: the rest of the shell's job
+            // (our group: a pipeline's other commands, a calling script) must stop too.
+            suspend_job(stop.signal, true, live, pids);
             break;
         }
     }
@@ -526,8 +532,10 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
             const int signo = static_cast<int>(info.ssi_signo);
             child_changed = child_changed || signo == SIGCHLD;
             if (signo == SIGTSTP) {
+                // From the terminal, our whole group got it already; from kill(1), it was
+                // meant for the launcher (and so its job) alone.
                 if (!shutting_down(out)) {
-                    suspend_job(SIGTSTP, live, pids);
+                    suspend_job(SIGTSTP, false, live, pids);
                 }
             } else if (signo == SIGCONT) {
                 resume_job(live, pids);

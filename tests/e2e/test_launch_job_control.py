@@ -220,6 +220,27 @@ with TempDir() as tmp:
         finally:
             sh.close()
 
+    # 2b. One worker in a pipeline (`| cat`): Ctrl-Z stops the whole shell job, cat too,
+    #     not only the worker and the launcher, else bash would go on waiting for cat.
+    out = os.path.join(tmp, "out_pipe")
+    os.mkdir(out)
+    sh = Shell(tmp, env)
+    try:
+        line = '"%s" launch --cpu --num_processes 1 %s ticker.py %s | cat; echo "EX""IT=$?"\n' % (ACCELERATE, fixed, out)
+        mark = sh.send(line.encode())
+        workers = pids_of(out, 1)
+        check(sh.expect(b"ready", start=mark), "[^Z pipe] the worker started")
+        sh.send(b"\x1a")
+        check(sh.expect(b"Stopped", start=mark, timeout=10), "[^Z pipe] bash reports the job stopped: %r" %
+              sh.text(mark)[-300:])
+        check(eventually(lambda: state(workers[0]) == "T"), "[^Z pipe] the worker is stopped")
+        resumed = sh.send(b'fg; echo "EX""IT=$?"\n')
+        finished = sh.expect(b"EXIT=", start=resumed, timeout=30)
+        text = sh.text(resumed)
+        check(finished and "EXIT=0" in text and "done 0" in text, "[^Z pipe] after fg the job finishes: %r" % text[-300:])
+    finally:
+        sh.close()
+
     # 3. Three workers, rank 0 reads the terminal: it is given the terminal.
     out = os.path.join(tmp, "out_reader")
     os.mkdir(out)

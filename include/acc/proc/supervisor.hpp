@@ -93,8 +93,9 @@ class Supervisor {
     // terminal gets it (see launch/job_control.hpp for the rules).
     // Workers that stopped since the last look: act on each as respond_to_stop says.
     void collect_stops(const GroupOutcome& out, const std::vector<bool>& live, const std::vector<pid_t>& pids);
-    // SIGTSTP to every worker group, then stop the launcher by `signo`; resume on SIGCONT.
-    void suspend_job(int signo, const std::vector<bool>& live, const std::vector<pid_t>& pids);
+    // SIGTSTP to every worker group, then stop the launcher (with `whole_group`, its whole
+    // process group) by `signo`; resume on SIGCONT.
+    void suspend_job(int signo, bool whole_group, const std::vector<bool>& live, const std::vector<pid_t>& pids);
     // Continued (`fg`, `bg`): give the terminal back to the worker that had it if the job
     // is in the foreground, and continue every worker group.
     void resume_job(const std::vector<bool>& live, const std::vector<pid_t>& pids);
