@@ -189,9 +189,22 @@ const int k_tail_poll_ms = 20;
 }  // namespace
 
 Supervisor::Supervisor(SupervisorOptions options) : m_options(options) {
+    // An inherited SIGCHLD disposition of SIG_IGN makes the kernel reap children itself:
+    // no worker's status could be read, and the wait would never end.
+    struct sigaction chld{};
+    if (sigaction(SIGCHLD, nullptr, &chld) == 0 && (chld.sa_handler == SIG_IGN || (chld.sa_flags & SA_NOCLDWAIT))) {
+        signal(SIGCHLD, SIG_DFL);
+    }
     sigset_t mask;
     sigemptyset(&mask);
     for (int s : k_handled_signals) {
+        // A request the launcher was started to ignore stays ignored, by it and (inherited)
+        // by the workers, as for a script started directly: `nohup accelerate launch ... &`
+        // survives the SIGHUP of a closing terminal.
+        struct sigaction current{};
+        if (s != SIGCHLD && sigaction(s, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) {
+            continue;
+        }
         sigaddset(&mask, s);
     }
     if (sigprocmask(SIG_BLOCK, &mask, &m_old_mask) != 0) {

@@ -220,6 +220,37 @@ TEST_F(SupervisorTest, TheFirstFailureIsNamedNotTheLater) {
     EXPECT_EQ(read_numbers(file("sig0")), std::vector<long>{SIGTERM});
 }
 
+TEST_F(SupervisorTest, AnInheritedIgnoredSigchldDoesNotHideTheWorkers) {
+    // With SIGCHLD ignored the kernel reaps children itself; the wait would never end.
+    signal(SIGCHLD, SIG_IGN);
+    Supervisor sup(SupervisorOptions{30s});
+    auto out = sup.run({child({"exit", "0"}), child({"sleep_ms", "50", "exit", "3"})});
+    ASSERT_TRUE(out.first_failure);
+    EXPECT_EQ(*out.first_failure, 1u);
+    EXPECT_EQ(out.workers[1].status.code, 3);
+    EXPECT_TRUE(out.workers[0].status.success());
+}
+
+TEST_F(SupervisorTest, ARequestTheLauncherWasStartedToIgnoreStaysIgnored) {
+    // nohup: SIGHUP ignored. It stops nothing, and the workers inherit the disposition.
+    signal(SIGHUP, SIG_IGN);
+    GroupOutcome out;
+    {
+        Supervisor sup(SupervisorOptions{300ms});
+        std::thread hangup = signal_self_when_ready(file("ready"), 2, SIGHUP, 1, 0ms);
+        out = sup.run({child({"pidfile", file("ready"), "sleep_ms", "400", "exit", "0"}),
+                       child({"pidfile", file("ready"), "sleep_ms", "400", "exit", "0"})});
+        hangup.join();
+    }
+    signal(SIGHUP, SIG_DFL);
+    EXPECT_FALSE(out.launcher_signal);
+    EXPECT_FALSE(out.first_failure);
+    for (const auto& w : out.workers) {
+        EXPECT_TRUE(w.status.success());
+        EXPECT_FALSE(w.stopped_by_launcher);
+    }
+}
+
 TEST_F(SupervisorTest, AStoppedWorkerIsStoppedAtOnceNotAfterTheGracePeriod) {
     // Someone stopped rank 0 (kill -STOP, a debugger). SIGTERM alone would wait for a
     // SIGCONT that never comes, until SIGKILL at the end of the grace period.
