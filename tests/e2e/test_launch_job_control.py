@@ -259,6 +259,45 @@ with TempDir() as tmp:
     finally:
         sh.close()
 
+    # 3b. Rank 0 reads a line and ends while the others run on: the launcher takes the
+    #     terminal back, so a Ctrl-C then reaches it and stops every worker (exit 130).
+    out = os.path.join(tmp, "out_reader_stay")
+    os.mkdir(out)
+    with open(os.path.join(tmp, "reader_stay.py"), "w") as f:
+        f.write(READER.replace('print("rank %d done" % rank, flush=True)',
+                               'print("rank %d done" % rank, flush=True)\nwhile rank: time.sleep(1)'))
+    sh = Shell(tmp, env)
+    try:
+        mark = sh.send((cmd % (3, "reader_stay.py " + out)).encode())
+        check(sh.expect(b"rank0> ", start=mark), "[reader, then ^C] rank 0 asks on the terminal")
+        sh.read(0.3)
+        sh.send(b"bye\n")
+        check(sh.expect(b"rank 2 done", start=mark) and sh.expect(b"rank 1 done", start=mark),
+              "[reader, then ^C] rank 0 got its line and the others went on")
+        sh.read(0.5)
+        sh.send(b"\x03")
+        finished = sh.expect(b"EXIT=", start=mark, timeout=30)
+        text = sh.text(mark)
+        check(finished and "EXIT=130" in text, "[reader, then ^C] Ctrl-C reaches the launcher again: exit 130: %r" %
+              text[-300:])
+    finally:
+        sh.close()
+
+    # 3c. Ctrl-C under the shell, with one worker (it has the terminal) and with three.
+    for n in (1, 3):
+        out = os.path.join(tmp, "out_int%d" % n)
+        os.mkdir(out)
+        sh = Shell(tmp, env)
+        try:
+            mark = sh.send((cmd % (n, "ticker.py " + out)).encode())
+            pids_of(out, n)
+            sh.send(b"\x03")
+            finished = sh.expect(b"EXIT=", start=mark, timeout=30)
+            text = sh.text(mark)
+            check(finished and "EXIT=130" in text, "[^C x%d] the job stops, exit 130: %r" % (n, text[-300:]))
+        finally:
+            sh.close()
+
     # 4. Started in the background, a worker that reads the terminal: bash says the job
     #    stopped for tty input; fg gives the terminal to that worker.
     out = os.path.join(tmp, "out_bg")
