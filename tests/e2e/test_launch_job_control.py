@@ -283,6 +283,30 @@ with TempDir() as tmp:
     finally:
         sh.close()
 
+    # 3d. Two workers both read the terminal: one gets it, the other waits for it and
+    #     gets it when the first one ends.
+    with open(os.path.join(tmp, "both_read.py"), "w") as f:
+        f.write('import os, sys\nrank = int(os.environ["RANK"])\n'
+                'sys.stdout.write("rank%d> " % rank); sys.stdout.flush()\n'
+                'print("rank%d got [%s]" % (rank, sys.stdin.readline().strip()), flush=True)\n')
+    sh = Shell(tmp, env)
+    try:
+        mark = sh.send((cmd % (2, "both_read.py")).encode())
+        first = sh.expect(b"> ", start=mark)
+        sh.read(0.3)
+        sent = sh.send(b"one\n")
+        got_one = sh.expect(b"got [one]", start=sent)
+        sh.read(0.3)
+        sh.send(b"two\n")
+        finished = sh.expect(b"EXIT=", start=mark, timeout=30)
+        text = sh.text(mark)
+        check(first and got_one and finished and "EXIT=0" in text,
+              "[both read] the job finishes, exit 0: %r" % text[-300:])
+        check("got [one]" in text and "got [two]" in text and text.count("got [") == 2,
+              "[both read] each worker read its own line, in turn: %r" % text[-300:])
+    finally:
+        sh.close()
+
     # 3c. Ctrl-C under the shell, with one worker (it has the terminal) and with three.
     for n in (1, 3):
         out = os.path.join(tmp, "out_int%d" % n)
