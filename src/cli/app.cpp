@@ -8,6 +8,7 @@
 #include "acc/cli/config_command.hpp"
 #include "acc/cli/launch_command.hpp"
 #include "acc/cli/launch_help.hpp"
+#include "acc/util/console.hpp"
 #include "acc/util/error.hpp"
 #include "acc/util/strings.hpp"
 
@@ -30,20 +31,20 @@ const std::vector<std::string> k_commands = {"config",        "estimate-memory",
 
 int dispatch(const std::vector<std::string>& args) {
     if (args.empty()) {
-        fmt::print("{}", k_top_usage);  // upstream prints its help and exits 1
+        print_stdout("{}", k_top_usage);  // upstream prints its help and exits 1
         return 1;
     }
     const std::string& command = args[0];
     std::vector<std::string> rest(args.begin() + 1, args.end());
     if (command == "-h" || command == "--help") {
-        fmt::print("{}", k_top_usage);
+        print_stdout("{}", k_top_usage);
         return 0;
     }
     if (command == "launch") {
         try {
             return run_launch(rest);
         } catch (const UsageError& e) {
-            fmt::print(stderr, "accelerate launch: error: {} (see `accelerate launch -h`)\n", e.what());
+            print_stderr("accelerate launch: error: {} (see `accelerate launch -h`)\n", e.what());
             return 2;
         }
     }
@@ -51,7 +52,7 @@ int dispatch(const std::vector<std::string>& args) {
         try {
             return command == "config" ? run_config(rest) : command == "env" ? run_env(rest) : run_test(rest);
         } catch (const UsageError& e) {
-            fmt::print(stderr, "accelerate {}\n", e.what());
+            print_stderr("accelerate {}\n", e.what());
             return 2;
         }
     }
@@ -67,26 +68,40 @@ int dispatch(const std::vector<std::string>& args) {
     if (auto guess = closest_match(command, k_commands)) {
         msg += fmt::format("; did you mean '{}'?", *guess);
     }
-    fmt::print(stderr, "usage: accelerate <command> [<args>]\n");
+    print_stderr("usage: accelerate <command> [<args>]\n");
     throw UsageError(msg);
 }
 
 }  // namespace
 
-int run_main(int argc, char** argv) {
-    std::vector<std::string> args(argv + 1, argv + argc);
+namespace {
+
+int run_command(const std::vector<std::string>& args) {
     try {
         return dispatch(args);
     } catch (const UsageError& e) {
-        fmt::print(stderr, "accelerate: error: {}\n", e.what());
+        print_stderr("accelerate: error: {}\n", e.what());
         return 2;
     } catch (const Error& e) {
-        fmt::print(stderr, "accelerate: error: {}\n", e.what());
+        print_stderr("accelerate: error: {}\n", e.what());
         return 1;
     } catch (const std::exception& e) {
-        fmt::print(stderr, "accelerate: internal error: {}\n", e.what());
+        print_stderr("accelerate: internal error: {}\n", e.what());
         return 1;
     }
+}
+
+}  // namespace
+
+int run_main(int argc, char** argv) {
+    const int status = run_command(std::vector<std::string>(argv + 1, argv + argc));
+    // Output that never arrived (a full disk, a closed stdout) fails a command that
+    // otherwise succeeded, as coreutils do; a run's own status is left as it is.
+    if (auto failure = stdout_write_failure(); failure && status == 0) {
+        print_stderr("accelerate: error: could not write the output: {}\n", *failure);
+        return 1;
+    }
+    return status;
 }
 
 }  // namespace acc::cli

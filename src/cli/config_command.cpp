@@ -21,6 +21,7 @@
 #include "acc/config/wizard.hpp"
 #include "acc/proc/host_probe.hpp"
 #include "acc/proc/atomic_file.hpp"
+#include "acc/util/console.hpp"
 #include "acc/util/error.hpp"
 #include "acc/util/strings.hpp"
 
@@ -146,14 +147,14 @@ int config_default(const std::optional<std::string>& save_location, const std::s
     std::string path = save_location.value_or(config::default_config_path(env));
     proc::make_directories(proc::parent_directory(path));
     if (file_exists(path)) {
-        fmt::print("Configuration already exists at {}, will not override. Run `accelerate config` manually or pass "
+        print_stdout("Configuration already exists at {}, will not override. Run `accelerate config` manually or pass "
                    "a different `save_location`.\n",
                    path);
         return 0;
     }
     Value dict = config::default_config_dict(mixed_precision, proc::cuda_device_count(env));
     proc::write_file_atomically(path, config::to_json(dict));  // upstream always writes JSON here
-    fmt::print("accelerate configuration saved at {}\n", config::python_path_str(path));
+    print_stdout("accelerate configuration saved at {}\n", config::python_path_str(path));
     return 0;
 }
 
@@ -174,7 +175,7 @@ int config_update(const std::optional<std::string>& config_file, const Environme
     }
     Value dict = config::loaded_config_dict(config::load_config_file(path));
     proc::write_file_atomically(path, config::render_config(dict, path));
-    fmt::print("Successfully updated the configuration file at {}.\n", path);
+    print_stdout("Successfully updated the configuration file at {}.\n", path);
     return 0;
 }
 
@@ -193,7 +194,7 @@ int config_wizard(const std::optional<std::string>& config_file, const Environme
                 result = config::run_wizard(prompter, context);
             }
         } catch (const Interrupted& e) {
-            fmt::print(stderr, "\naccelerate config: interrupted; nothing was written{}\n",
+            print_stderr("\naccelerate config: interrupted; nothing was written{}\n",
                        file_exists(path) ? fmt::format(" and {} is unchanged", path) : "");
             return e.signal == SIGINT ? 130 : 128 + e.signal;
         } catch (const config::InputEnded& e) {
@@ -205,7 +206,7 @@ int config_wizard(const std::optional<std::string>& config_file, const Environme
     Value dict = config::to_dict(result);
     proc::make_directories(proc::parent_directory(path));
     proc::write_file_atomically(path, config::render_config(dict, path));
-    fmt::print("accelerate configuration saved at {}\n", path);
+    print_stdout("accelerate configuration saved at {}\n", path);
     return 0;
 }
 
@@ -298,7 +299,7 @@ int run_env_command(const std::optional<std::string>& config_file, const Environ
             }
         }
     }
-    fmt::print("{}", config::env_report(facts));
+    print_stdout("{}", config::env_report(facts));
     return 0;
 }
 
@@ -334,7 +335,7 @@ int run_test_command(const std::optional<std::string>& config_file, const Enviro
     }
     argv.push_back(script);
     shown += " " + script;
-    fmt::print("\nRunning:  {}\n", shown);
+    print_stdout("\nRunning:  {}\n", shown);
     std::fflush(stdout);
     std::vector<std::string> stderr_lines;
     int rc = proc::run_streaming(
@@ -344,21 +345,21 @@ int run_test_command(const std::optional<std::string>& config_file, const Enviro
             while (!l.empty() && (l.back() == ' ' || l.back() == '\r' || l.back() == '\t')) {
                 l.pop_back();
             }
-            fmt::print("stdout: {}\n", l);
+            print_stdout("stdout: {}\n", l);
             std::fflush(stdout);
         },
         [&](const std::string& line) {
-            fmt::print(stderr, "stderr: {}\n", line);
+            print_stderr("stderr: {}\n", line);
             stderr_lines.push_back(line);
         });
     if (rc == 0) {
-        fmt::print("Test is a success! You are ready for your distributed training!\n");
+        print_stdout("Test is a success! You are ready for your distributed training!\n");
         return 0;
     }
-    fmt::print(stderr, "accelerate test: '{}' failed with returncode {}\n\nThe combined stderr from workers follows:\n",
+    print_stderr("accelerate test: '{}' failed with returncode {}\n\nThe combined stderr from workers follows:\n",
                shown, rc);
     for (const auto& l : stderr_lines) {
-        fmt::print(stderr, "{}\n", l);
+        print_stderr("{}\n", l);
     }
     return 1;
 }
@@ -387,20 +388,20 @@ int run_config(const std::vector<std::string>& args) {
     Environment env = Environment::from_process();
     if (def->parsed()) {
         if (default_help_flag) {
-            fmt::print("{}", default_help());
+            print_stdout("{}", default_help());
             return 0;
         }
         return config_default(save_location, mixed_precision, env);
     }
     if (upd->parsed()) {
         if (update_help_flag) {
-            fmt::print("{}", update_help());
+            print_stdout("{}", update_help());
             return 0;
         }
         return config_update(update_file, env);
     }
     if (help) {
-        fmt::print("{}", config_help());
+        print_stdout("{}", config_help());
         return 0;
     }
     return config_wizard(config_file, env);
@@ -413,7 +414,7 @@ int run_env(const std::vector<std::string>& args) {
     setup_app(app, help, config_file);
     parse(app, args, "env");
     if (help) {
-        fmt::print("{}", simple_help("env", "The config file to use for the default values in the launching script."));
+        print_stdout("{}", simple_help("env", "The config file to use for the default values in the launching script."));
         return 0;
     }
     return run_env_command(config_file, Environment::from_process());
@@ -426,7 +427,7 @@ int run_test(const std::vector<std::string>& args) {
     setup_app(app, help, config_file);
     parse(app, args, "test");
     if (help) {
-        fmt::print("{}", simple_help("test", k_store_help));
+        print_stdout("{}", simple_help("test", k_store_help));
         return 0;
     }
     return run_test_command(config_file, Environment::from_process());

@@ -26,6 +26,7 @@
 #include "acc/proc/store_server.hpp"
 #include "acc/proc/subprocess.hpp"
 #include "acc/proc/supervisor.hpp"
+#include "acc/util/console.hpp"
 #include "acc/util/error.hpp"
 #include "acc/util/strings.hpp"
 
@@ -174,17 +175,17 @@ void print_verdict(const launch::LaunchPlan& plan, const proc::GroupOutcome& out
     if (!stopped.empty()) {
         line += fmt::format("; stopped rank{} {}", stopped.size() > 1 ? "s" : "", join(stopped, ", "));
     }
-    fmt::print(stderr, "{}\n", line);
+    print_stderr("{}\n", line);
     if (idx < error_files.size()) {
         if (auto cause = read_error_file(error_files[idx])) {
-            fmt::print(stderr, "root cause (rank {}, from {}):\n{}\n", spec.rank, error_files[idx], *cause);
+            print_stderr("root cause (rank {}, from {}):\n{}\n", spec.rank, error_files[idx], *cause);
             return;
         }
     }
     // No error file, but its stderr went to a log (--redirects / --tee): its last words.
     if (idx < stderr_logs.size() && !stderr_logs[idx].empty()) {
         if (std::string tail = log_tail(stderr_logs[idx], 20); !tail.empty()) {
-            fmt::print(stderr, "last lines of rank {}'s stderr (from {}):\n{}\n", spec.rank, stderr_logs[idx], tail);
+            print_stderr("last lines of rank {}'s stderr (from {}):\n{}\n", spec.rank, stderr_logs[idx], tail);
         }
     }
 }
@@ -221,7 +222,7 @@ void write_verdict_json(const std::string& path, const launch::JobVerdict& verdi
     f << launch::verdict_json(verdict);
     f.close();
     if (!f) {
-        fmt::print(stderr, "accelerate launch: could not write --verdict_json {}: {}\n", path, std::strerror(errno));
+        print_stderr("accelerate launch: could not write --verdict_json {}: {}\n", path, std::strerror(errno));
     }
 }
 
@@ -246,10 +247,9 @@ std::unique_ptr<proc::StoreServer> host_agent_store(launch::LaunchPlan& plan, co
             host = "127.0.0.1";  // all interfaces: this machine's own launcher joins through loopback
         } else if (!multi && e.code().value() == EADDRINUSE) {
             server = std::make_unique<proc::StoreServer>(host, 0);
-            fmt::print(stderr,
-                       "accelerate launch: port {} is already in use on this machine; using free port {} instead "
-                       "(pass --main_process_port to choose one)\n",
-                       port, server->port());
+            print_stderr("accelerate launch: port {} is already in use on this machine; using free port {} instead "
+                         "(pass --main_process_port to choose one)\n",
+                         port, server->port());
         } else if (e.code().value() == EADDRINUSE) {
             throw Error(fmt::format(
                 "Tried to launch distributed communication on port `{}`, but another process is utilizing it. Please "
@@ -373,7 +373,7 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
         if (captured && !log_dir) {
             // The workers' logs outlive the run, as torchrun's do; say where they are.
             run_dir->keep();
-            fmt::print(stderr, "accelerate launch: worker logs in {}\n", run_dir->path());
+            print_stderr("accelerate launch: worker logs in {}\n", run_dir->path());
         }
     }
     // Every way out goes through here: the JSON verdict is written before the run
@@ -430,7 +430,7 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
         }
         proc::GroupOutcome out = supervisor.run(specs, outputs);
         if (out.launcher_signal) {
-            fmt::print(stderr, "accelerate launch: received {}; stopped all workers\n",
+            print_stderr("accelerate launch: received {}; stopped all workers\n",
                        launch::signal_name(*out.launcher_signal));
             if (link) {
                 link->report_failure({plan.machine_rank, std::nullopt,
@@ -440,7 +440,7 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
             return finish(out, error_files, attempt, launch::job_exit_status(out.launcher_signal, std::nullopt));
         }
         if (out.stopped_externally && link) {
-            fmt::print(stderr, "accelerate launch: {}; stopped all workers on machine {}\n", link->stop_reason(),
+            print_stderr("accelerate launch: {}; stopped all workers on machine {}\n", link->stop_reason(),
                        plan.machine_rank);
             link->linger(std::chrono::seconds(3));
             return finish(out, error_files, attempt, 1);
@@ -450,14 +450,14 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
                 auto note = link->exit_barrier(k_exit_barrier_timeout,
                                                [&supervisor] { return supervisor.pending_signal().has_value(); });
                 if (note) {
-                    fmt::print(stderr, "accelerate launch: {}\n", *note);
+                    print_stderr("accelerate launch: {}\n", *note);
                 }
             }
             return finish(out, error_files, attempt, 0);
         }
         const auto& failed = out.workers[*out.first_failure];
         if (attempt < plan.max_restarts) {
-            fmt::print(stderr, "accelerate launch: rank {} {}; restarting the workers (restart {} of {})\n",
+            print_stderr("accelerate launch: rank {} {}; restarting the workers (restart {} of {})\n",
                        plan.workers[*out.first_failure].rank, launch::describe(failed.status), attempt + 1,
                        plan.max_restarts);
             if (auto sig = supervisor.pending_signal()) {
@@ -484,7 +484,7 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
 int run_launch(const std::vector<std::string>& args) {
     ParsedLaunch parsed = parse_launch_args(args);
     if (parsed.help_requested) {
-        fmt::print("{}", launch_help());
+        print_stdout("{}", launch_help());
         return 0;
     }
     launch::LaunchSettings& s = parsed.settings;
@@ -500,14 +500,14 @@ int run_launch(const std::vector<std::string>& args) {
     launch::LaunchPlan plan = launch::plan_launch(s, resolution, facts);
 
     if (auto warning = launch::format_default_warning(resolution.default_warnings); !warning.empty()) {
-        fmt::print(stderr, "{}\n", warning);
+        print_stderr("{}\n", warning);
     }
     if (s.truthy("dry_run")) {
-        fmt::print("{}", launch::format_dry_run(s, resolution, plan));
+        print_stdout("{}", launch::format_dry_run(s, resolution, plan));
         return 0;
     }
     for (const auto& note : plan.notes) {
-        fmt::print(stderr, "accelerate launch: {}\n", note);
+        print_stderr("accelerate launch: {}\n", note);
     }
     check_script(s, env);
     return run_plan(s, plan, env);
