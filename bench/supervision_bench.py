@@ -16,7 +16,9 @@ round in a shuffled order, so load changes on the machine hit all of them alike.
   written repeatedly) to stdout; the launcher's stdout is a file. Measured: wall time
   of the whole command. "direct" = default (workers write to the file themselves),
   "tee" = `--tee 3 --log_dir D` (a log file per rank that the launcher follows,
-  `[default0]:` prefixes on the console). This is saturation: nothing but output.
+  `[default0]:` prefixes on the console), "redirects" = `--redirects 3 --log_dir D`
+  (the same files, no console copy: what tee costs beyond them). This is saturation:
+  nothing but output.
 - paced: a training-like load. N workers compute and print one ~90-byte line per
   step (--paced-lines steps of --paced-work loop iterations; by default some 8,000
   lines/s per rank on a 2-CPU machine, each line its own write under PYTHONUNBUFFERED=1).
@@ -212,12 +214,19 @@ class Bench:
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
         # CPU seconds of the launcher and its workers: what the output path costs, whatever
         # else the machine is running.
-        self.cpu.setdefault((launcher, extra[-4:] if "--tee" in extra else ()), []).append(
+        mode = "tee" if "--tee" in extra else "redirects" if "--redirects" in extra else "direct"
+        self.cpu.setdefault((launcher, mode), []).append(
             (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime))
         if proc.returncode != 0:
             raise RuntimeError("%s %s: exit %d" % (launcher, extra, proc.returncode))
-        size = os.path.getsize(console)
         expected = n * self.args.mib << 20
+        if mode == "redirects":  # the console stays empty: count what the log files got
+            log_dir = extra[list(extra).index("--log_dir") + 1]
+            size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(log_dir) for f in fs
+                       if f == "stdout.log")
+            shutil.rmtree(log_dir, ignore_errors=True)
+        else:
+            size = os.path.getsize(console)
         if size < expected:
             raise RuntimeError("%s %s: console has %d bytes, expected at least %d" % (launcher, extra, size, expected))
         shutil.rmtree(out, ignore_errors=True)
@@ -271,6 +280,9 @@ def main():
         "throughput/accelerate direct": lambda: bench.throughput("accelerate"),
         "throughput/accelerate --tee 3": lambda: bench.throughput(
             "accelerate", ("--tee", "3", "--log_dir", os.path.join(bench.tmp, "logs"))),
+        # The same log files without the console copy: what --tee costs beyond writing them.
+        "throughput/accelerate --redirects 3": lambda: bench.throughput(
+            "accelerate", ("--redirects", "3", "--log_dir", os.path.join(bench.tmp, "rlogs"))),
         "paced/accelerate direct": lambda: bench.paced("accelerate"),
         "paced/accelerate --tee 3": lambda: bench.paced(
             "accelerate", ("--tee", "3", "--log_dir", os.path.join(bench.tmp, "plogs"))),
@@ -330,12 +342,13 @@ def main():
             print("%-45s %8.0f MiB/s" % (name, total_mib / stats[name]["median"]))
     for key, values in bench.cpu.items():
         print("%-45s CPU (launcher + workers) median %.3f s over %d runs" % (
-            "throughput/%s %s" % (key[0], " ".join(key[1][:2]) or "direct"), statistics.median(values), len(values)))
-    cpu_direct = [v for k, v in bench.cpu.items() if k[0] == "accelerate" and not k[1]]
-    cpu_tee = [v for k, v in bench.cpu.items() if k[0] == "accelerate" and k[1]]
-    if cpu_direct and cpu_tee:
-        print("CPU cost of --tee 3 (accelerate): %+.1f %%" % (
-            (statistics.median(cpu_tee[0]) / statistics.median(cpu_direct[0]) - 1) * 100))
+            "throughput/%s %s" % key, statistics.median(values), len(values)))
+    cpu = {mode: statistics.median(v) for (launcher, mode), v in bench.cpu.items() if launcher == "accelerate"}
+    if "direct" in cpu and "tee" in cpu:
+        print("CPU cost of --tee 3 (accelerate): %+.1f %%" % ((cpu["tee"] / cpu["direct"] - 1) * 100))
+    if "redirects" in cpu and "tee" in cpu:
+        print("CPU of the console copy alone (accelerate --tee 3 - --redirects 3): %.3f s" %
+              (cpu["tee"] - cpu["redirects"]))
     tee_cost = ratio("throughput/accelerate --tee 3", "throughput/accelerate direct") - 1
     print("prefixing cost at saturation (accelerate --tee 3 / direct - 1): %+.1f %%" % (tee_cost * 100))
     paced_cost = ratio("paced/accelerate --tee 3", "paced/accelerate direct") - 1
