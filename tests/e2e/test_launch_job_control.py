@@ -331,12 +331,15 @@ with TempDir() as tmp:
         line = '"%s" launch --cpu --num_processes 2 %s reader.py %s &\n' % (ACCELERATE, fixed, out)
         mark = sh.send(line.encode())
         sh.expect(b"rank0> ", start=mark)
-        sh.read(0.5)
-        sh.send(b"\n")  # bash reports a background job's change of state before its next prompt
-        reported = sh.expect(b"Stopped", start=mark, timeout=30)
+        # Ask bash about its job until the stop has happened (on a slow machine it may
+        # come a while after the prompt).
+        reported = False
+        end = time.monotonic() + 30
+        while not reported and time.monotonic() < end:
+            asked = sh.send(b"jobs -l\n")
+            reported = sh.expect(b"Stopped", start=asked, timeout=1)
         check(reported, "[bg x2] bash reports the background job stopped: %r" % sh.text(mark)[-300:])
-        asked = sh.send(b"jobs -l\n")
-        check(sh.expect(b"tty input", start=asked, timeout=10), "[bg x2] ... for tty input: %r" % sh.text(asked)[-300:])
+        check(b"tty input" in sh.out[asked:], "[bg x2] ... for tty input: %r" % sh.text(asked)[-300:])
         resumed = sh.send(b"fg\n")
         sh.read(0.5)
         sh.send(b"late\n")
