@@ -72,6 +72,15 @@ void signal_group(pid_t group, int signo) {
     }
 }
 
+// Job-control signals (SIGTSTP, SIGCONT, SIGWINCH) go to every worker still running.
+void signal_live_groups(int signo, const std::vector<bool>& live, const std::vector<pid_t>& pids) {
+    for (size_t i = 0; i < pids.size(); ++i) {
+        if (live[i]) {
+            killpg(pids[i], signo);
+        }
+    }
+}
+
 launch::WaitStatus decode(int status) {
     launch::WaitStatus ws;
     if (WIFEXITED(status)) {
@@ -413,11 +422,7 @@ void Supervisor::suspend_job(int signo, bool whole_group, const std::vector<bool
     // As the terminal does for a foreground job: every worker group gets SIGTSTP (which a
     // program may catch, unlike SIGSTOP). Then the launcher stops, which is what the shell
     // waits for; it tells the user and takes the terminal.
-    for (size_t i = 0; i < pids.size(); ++i) {
-        if (live[i]) {
-            killpg(pids[i], SIGTSTP);
-        }
-    }
+    signal_live_groups(SIGTSTP, live, pids);
     stop_self(signo, whole_group);
     resume_job(live, pids);
 }
@@ -427,11 +432,7 @@ void Supervisor::resume_job(const std::vector<bool>& live, const std::vector<pid
     if (m_terminal_holder > 0 && terminal_foreground() == getpgrp()) {
         set_terminal_foreground(m_terminal_holder);
     }
-    for (size_t i = 0; i < pids.size(); ++i) {
-        if (live[i]) {
-            killpg(pids[i], SIGCONT);
-        }
-    }
+    signal_live_groups(SIGCONT, live, pids);
 }
 
 void Supervisor::collect_stops(const GroupOutcome& out, const std::vector<bool>& live,
@@ -553,11 +554,7 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
             } else if (signo == SIGCONT) {
                 resume_job(live, pids);
             } else if (signo == SIGWINCH) {
-                for (size_t i = 0; i < pids.size(); ++i) {
-                    if (live[i]) {
-                        killpg(pids[i], SIGWINCH);  // progress bars redraw for the new width
-                    }
-                }
+                signal_live_groups(SIGWINCH, live, pids);  // progress bars redraw for the new width
             } else if (signo != SIGCHLD) {
                 handle_signal(signo, out, live, pids);
             }

@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from lib import ACCELERATE, TempDir, check, clean_env, finish, skip
-from supervision import kill_leftovers, processes_with
+from supervision import eventually, kill_leftovers, processes_with
 
 MARKER = "console_gone_%d" % os.getpid()
 
@@ -31,14 +31,6 @@ time.sleep(120)
 def run(args, cwd, env, **kw):
     return subprocess.run([ACCELERATE] + args, cwd=cwd, env=env, timeout=60, **kw)
 
-
-def eventually(pred, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 if not os.path.exists("/dev/full"):

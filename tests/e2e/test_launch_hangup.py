@@ -14,7 +14,7 @@ import signal
 import time
 
 from lib import ACCELERATE, TempDir, check, clean_env, finish, skip
-from supervision import kill_leftovers, processes_with
+from supervision import eventually, kill_leftovers, processes_with
 
 MARKER = "hangup_%d" % os.getpid()
 
@@ -30,14 +30,6 @@ while not os.path.exists(os.path.join(out, "stop")) and time.monotonic() < end:
 open(os.path.join(out, "done.%d" % rank), "w").close()
 '''
 
-
-def eventually(pred, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 def run_and_hang_up(tmp, env, out, prefix):

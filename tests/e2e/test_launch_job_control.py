@@ -23,7 +23,7 @@ import signal
 import time
 
 from lib import ACCELERATE, TempDir, check, clean_env, finish, skip
-from supervision import kill_leftovers, processes_with
+from supervision import eventually, kill_leftovers, processes_with
 
 PROMPT = b"PROMPT$ "
 MARKER = "job_control_%d" % os.getpid()
@@ -152,14 +152,6 @@ def launcher_pid(worker_pid):
     with open("/proc/%d/stat" % worker_pid) as f:
         return int(f.read().rsplit(")", 1)[1].split()[1])
 
-
-def eventually(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 if not shutil.which("bash"):
