@@ -94,21 +94,67 @@ int cuda_device_count(const Environment& env) {
     return count_visible_devices(*visible, physical);
 }
 
-int physical_core_count() {
-    std::set<std::pair<std::string, std::string>> cores;
-    for (int cpu = 0;; ++cpu) {
-        std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
-        auto core = read_kernel_file(base + "core_id", 64);
-        if (!core) {
-            break;
-        }
-        cores.emplace(trim(read_kernel_file(base + "physical_package_id", 64).value_or("")), trim(*core));
+std::optional<std::vector<int>> parse_cpu_list(std::string_view text) {
+    std::vector<int> cpus;
+    const std::string list = trim(text);
+    if (list.empty()) {
+        return cpus;
     }
-    if (cores.empty()) {
+    auto number = [](const std::string& s) -> std::optional<int> {
+        if (s.empty() || s.size() > 6 || s.find_first_not_of("0123456789") != std::string::npos) {
+            return std::nullopt;
+        }
+        return std::stoi(s);
+    };
+    for (const auto& item : split(list, ',')) {
+        const auto dash = item.find('-');
+        auto first = number(item.substr(0, dash));
+        auto last = dash == std::string::npos ? first : number(item.substr(dash + 1));
+        if (!first || !last || *last < *first) {
+            return std::nullopt;
+        }
+        for (int cpu = *first; cpu <= *last; ++cpu) {
+            cpus.push_back(cpu);
+        }
+    }
+    return cpus;
+}
+
+int physical_core_count(const std::string& cpu_root) {
+    // psutil counts the distinct core_cpus_list (formerly thread_siblings_list) files of
+    // the CPUs that have a topology folder, which offline CPUs lack. Walking the online
+    // list and skipping the siblings of a core already counted gives the same number
+    // with one read per core, and holes in the numbering (a CPU taken offline, SMT
+    // turned off) do not end the count early.
+    std::vector<int> online;
+    if (auto text = read_kernel_file(cpu_root + "/online", 64 * 1024)) {
+        online = parse_cpu_list(*text).value_or(std::vector<int>{});
+    }
+    std::set<int> counted;
+    int cores = 0;
+    for (int cpu : online) {
+        if (counted.count(cpu) != 0) {
+            continue;
+        }
+        const std::string topology = cpu_root + "/cpu" + std::to_string(cpu) + "/topology/";
+        auto siblings = read_kernel_file(topology + "core_cpus_list", 64 * 1024);
+        if (!siblings) {
+            siblings = read_kernel_file(topology + "thread_siblings_list", 64 * 1024);
+        }
+        if (!siblings) {
+            continue;
+        }
+        ++cores;
+        counted.insert(cpu);
+        for (int sibling : parse_cpu_list(*siblings).value_or(std::vector<int>{})) {
+            counted.insert(sibling);
+        }
+    }
+    if (cores == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         return n > 0 ? static_cast<int>(n) : 1;
     }
-    return static_cast<int>(cores.size());
+    return cores;
 }
 
 bool port_in_use(int port) {

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "acc/util/environment.hpp"
@@ -27,8 +28,13 @@ int cuda_device_count(const Environment& env);
 // `physical` devices: it stops at the first invalid entry. Pure.
 int count_visible_devices(const std::string& visible, int physical);
 
-// Physical cores (distinct core/package pairs), like psutil.cpu_count(logical=False).
-int physical_core_count();
+// Physical cores of the online CPUs, as psutil.cpu_count(logical=False) counts them
+// (CPUs that share a core_cpus_list are one core); the online CPU count if sysfs
+// says nothing. `cpu_root` is a folder laid out as /sys/devices/system/cpu.
+int physical_core_count(const std::string& cpu_root = "/sys/devices/system/cpu");
+
+// A kernel CPU list ("0-3,8,10-11") as CPU numbers; nullopt if malformed. Pure.
+std::optional<std::vector<int>> parse_cpu_list(std::string_view text);
 
 // Something accepts TCP connections on 127.0.0.1:`port`.
 bool port_in_use(int port);
