@@ -30,13 +30,25 @@ namespace {
 
 // Requests to stop the job: forwarded to every worker group.
 const int k_stop_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+// Notifications for the script, such as a scheduler's "save a checkpoint, you are about
+// to be preempted" (SLURM's --signal=USR1@90): passed to each worker's own process and
+// nothing else. Their default action would end the launcher, whose workers would then
+// be killed (parent-death signal) before they could act on it; and a data-loader
+// child, which has no handler, would die of it, so the worker's group is not signalled.
+const int k_passed_signals[] = {SIGUSR1, SIGUSR2};
 // Everything the launcher reads from its signalfd: worker exits and stops, the stop
-// requests, job control (Ctrl-Z suspends the whole job; SIGCONT resumes it), and the
-// terminal's size changes (passed on: the workers are the job the terminal shows).
-const int k_handled_signals[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP, SIGCONT, SIGWINCH};
+// requests, job control (Ctrl-Z suspends the whole job; SIGCONT resumes it), the
+// terminal's size changes (passed on: the workers are the job the terminal shows), and
+// the notifications above.
+const int k_handled_signals[] = {SIGCHLD, SIGINT,  SIGTERM,  SIGHUP,  SIGQUIT,
+                                 SIGTSTP, SIGCONT, SIGWINCH, SIGUSR1, SIGUSR2};
 
 bool is_stop_request(int signo) {
     return std::find(std::begin(k_stop_signals), std::end(k_stop_signals), signo) != std::end(k_stop_signals);
+}
+
+bool is_passed_signal(int signo) {
+    return std::find(std::begin(k_passed_signals), std::end(k_passed_signals), signo) != std::end(k_passed_signals);
 }
 
 // Stop the launcher by `signo` (SIGTSTP, SIGTTIN, SIGTTOU or SIGSTOP), as the default
@@ -77,6 +89,16 @@ void signal_live_groups(int signo, const std::vector<bool>& live, const std::vec
     for (size_t i = 0; i < pids.size(); ++i) {
         if (live[i]) {
             killpg(pids[i], signo);
+        }
+    }
+}
+
+// Notifications go to every worker still running (not yet reaped: its pid is still
+// its own), the worker process alone.
+void signal_live_workers(int signo, const std::vector<bool>& live, const std::vector<pid_t>& pids) {
+    for (size_t i = 0; i < pids.size(); ++i) {
+        if (live[i]) {
+            kill(pids[i], signo);
         }
     }
 }
@@ -244,12 +266,17 @@ Supervisor::~Supervisor() {
     if (m_tty_owned_fd >= 0) {
         close(m_tty_owned_fd);
     }
-    // Discard a SIGPIPE our console writes left pending before it is unblocked.
-    sigset_t pipe_mask;
-    sigemptyset(&pipe_mask);
-    sigaddset(&pipe_mask, SIGPIPE);
+    // Discard a SIGPIPE our console writes left pending, and a notification that came
+    // when no worker was left to take it, before they are unblocked: their default
+    // action would end the launcher instead of letting it report the run.
+    sigset_t discard;
+    sigemptyset(&discard);
+    sigaddset(&discard, SIGPIPE);
+    for (int s : k_passed_signals) {
+        sigaddset(&discard, s);
+    }
     const timespec zero{0, 0};
-    while (sigtimedwait(&pipe_mask, nullptr, &zero) == SIGPIPE) {
+    while (sigtimedwait(&discard, nullptr, &zero) > 0) {
     }
     sigprocmask(SIG_SETMASK, &m_old_mask, nullptr);
 }
@@ -555,6 +582,8 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
                 resume_job(live, pids);
             } else if (signo == SIGWINCH) {
                 signal_live_groups(SIGWINCH, live, pids);  // progress bars redraw for the new width
+            } else if (is_passed_signal(signo)) {
+                signal_live_workers(signo, live, pids);
             } else if (signo != SIGCHLD) {
                 handle_signal(signo, out, live, pids);
             }

@@ -3,7 +3,8 @@
 The worker is started as `worker.py OUT key=value...`; it writes what it sees into OUT:
   pid.<rank>      its pid, written last at start-up (the "ready" mark)
   kid.<rank>      pids of the children it forked (children=N)
-  sig.<rank>      "<signo> <time>" for each SIGINT/SIGTERM/SIGHUP it (or a child) received
+  sig.<rank>      "<signo> <time>" for each SIGINT/SIGTERM/SIGHUP it (or a child) received,
+                  and SIGUSR1/SIGUSR2 with usr=...
   attempt.<rank>  TORCHELASTIC_RESTART_COUNT of each start
   tty.<rank>      "<isatty(1)><isatty(2)>", e.g. "11"
   errfile.<rank>  its TORCHELASTIC_ERROR_FILE
@@ -15,6 +16,8 @@ Options:
   default_term=1        leave SIGTERM at its default disposition (dies at once, records nothing)
   children=N            fork N children (same handlers), which sleep
   exit_after=S          exit 0 after S seconds instead of sleeping forever
+  usr=note|exit         handle SIGUSR1/SIGUSR2 (children too): record it, then go on, or
+                        exit 0 (a preempted job that saved its checkpoint)
 """
 import os
 import time
@@ -40,6 +43,13 @@ for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
     signal.signal(s, handler)
 if opts.get("default_term"):
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+def usr_handler(signo, frame):
+    note("sig.%d" % rank, "%d %.6f" % (signo, time.time()))
+    if opts["usr"] == "exit":
+        os._exit(0)
+if opts.get("usr"):
+    for s in (signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(s, usr_handler)
 
 note("attempt.%d" % rank, attempt)
 note("tty.%d" % rank, "%d%d" % (os.isatty(1), os.isatty(2)))
