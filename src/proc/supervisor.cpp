@@ -767,6 +767,7 @@ void Supervisor::pump(Tap& tap, size_t budget) {
     if (m_read_buf.size() < k_read_chunk) {
         m_read_buf.resize(k_read_chunk);
     }
+    follow_truncation(tap);
     size_t copied = 0;
     const auto deadline = std::chrono::steady_clock::now() + k_pump_slice;
     while (true) {
@@ -791,6 +792,28 @@ void Supervisor::pump(Tap& tap, size_t budget) {
             !write_all(tap.console_fd, m_out_buf.data(), m_out_buf.size())) {
             tap.console_fd = -1;
         }
+    }
+}
+
+void Supervisor::follow_truncation(Tap& tap) {
+    // Truncating the log (logrotate's copytruncate, `: > stdout.log`) makes the file
+    // shorter than what was read; the worker's O_APPEND writes start again at 0. Reading
+    // on from the old position would show nothing until the file grew past it, then
+    // resume mid-line. Follow it from its new start instead, as `tail -F` does. (A
+    // worker that rewrote more than the old size in the 2 ms before this check is not
+    // noticed; the file itself is never wrong.)
+    const off_t at = lseek(tap.file_fd, 0, SEEK_CUR);
+    struct stat st{};
+    if (at <= 0 || fstat(tap.file_fd, &st) != 0 || st.st_size >= at) {
+        return;
+    }
+    lseek(tap.file_fd, 0, SEEK_SET);
+    m_out_buf.clear();
+    tap.prefixer.finish(m_out_buf);  // end a line the truncation cut short
+    m_out_buf += tap.prefixer.prefix();
+    m_out_buf += "accelerate launch: " + tap.log_path + " was truncated; following it from its new start\n";
+    if (tap.console_fd >= 0 && !write_all(tap.console_fd, m_out_buf.data(), m_out_buf.size())) {
+        tap.console_fd = -1;
     }
 }
 
@@ -822,6 +845,7 @@ void Supervisor::close_inotify() {
 void Supervisor::drain(Tap& tap, bool stopped) {
     // Every writer is gone by now (workers reaped, leftovers killed): the file is
     // complete. Bounded by its size all the same, should a stranger still write to it.
+    follow_truncation(tap);
     struct stat st{};
     if (fstat(tap.file_fd, &st) != 0 || lseek(tap.file_fd, 0, SEEK_CUR) < 0) {
         pump(tap, k_pump_budget);

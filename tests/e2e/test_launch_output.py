@@ -2,8 +2,9 @@
 isatty stays true, nothing is prefixed); --tee / --redirects / --log_dir as torchrun's
 (<log_dir>/<run_id>_<8>/attempt_<n>/<local_rank>/{stdout,stderr}.log, `[default0]:` on the
 console for tee'd lines, nothing on the console for redirected streams); a failing rank's
-last stderr lines in the verdict; 1 GB through the prefixer with no line lost, split or
-interleaved."""
+last stderr lines in the verdict; a log truncated under a running job (logrotate's
+copytruncate) is followed from its new start; 1 GB through the prefixer with no line lost,
+split or interleaved."""
 import glob
 import hashlib
 import os
@@ -38,6 +39,16 @@ elif mode == "fail":
         sys.stderr.flush()
         sys.exit(2)
     time.sleep(60)
+elif mode == "truncate":
+    # 200 lines, then (once the test has truncated a log and says go) 20 shorter ones.
+    for i in range(200):
+        print("line %d %d %s" % (rank, i, "x" * 40), flush=True)
+    open(os.path.join(out, "phase1.%d" % rank), "w").close()
+    end = time.monotonic() + 30
+    while not os.path.exists(os.path.join(out, "go")) and time.monotonic() < end:
+        time.sleep(0.01)
+    for i in range(20):
+        print("after %d %d" % (rank, i), flush=True)
 elif mode == "bulk":
     # Numbered lines of 20..2000 bytes, written in ~1 MiB blocks; the hash and count of
     # exactly what was written go to bulk.<rank>.
@@ -228,6 +239,39 @@ with TempDir() as tmp:
     status, text = run_on_pty(tmp, args(worker, out, "hello", "--tee", "3", "--log_dir", log_dir), clean_env(tmp))
     check(status == 0 and "[default0]:hello from 0" in text and "[default1]:err from 1" in text,
           "[tee on a pty] prefixed lines on the terminal: %r" % text[-300:])
+
+    # A log truncated under the running job (logrotate's copytruncate): the console follows
+    # it from its new start, says so once, and no line is lost or split.
+    log_dir = os.path.join(tmp, "logs_truncate")
+    console = os.path.join(tmp, "console_truncate.txt")
+    with open(console, "wb") as f:
+        p = subprocess.Popen([ACCELERATE, "launch"] + args(worker, out, "truncate", "--tee", "1", "--log_dir", log_dir),
+                             cwd=tmp, env=clean_env(tmp), stdout=f, stderr=subprocess.DEVNULL)
+        shown = lambda: read(console) or ""
+        caught_up = False
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not caught_up:
+            caught_up = all("[default%d]:line %d 199 " % (r, r) in shown() for r in range(2))
+            time.sleep(0.01)
+        check(caught_up, "[truncate] the console shows both ranks' first 200 lines")
+        _, ranks = rank_dirs(log_dir)
+        os.truncate(os.path.join(ranks.get(0, "/x"), "stdout.log"), 0)
+        time.sleep(0.1)
+        open(os.path.join(out, "go"), "w").close()
+        p.wait(timeout=60)
+    text = shown()
+    check(p.returncode == 0, "[truncate] exit 0 (got %s)" % p.returncode)
+    for r in range(2):
+        missing = [i for i in range(20) if "[default%d]:after %d %d\n" % (r, r, i) not in text]
+        check(missing == [], "[truncate] rank %d's lines after the truncation reach the console (missing %s)"
+              % (r, missing))
+    notes = [l for l in text.splitlines() if "was truncated" in l]
+    check(len(notes) == 1 and notes[0].startswith("[default0]:accelerate launch: ")
+          and notes[0].endswith("stdout.log was truncated; following it from its new start"),
+          "[truncate] one line says rank 0's log was truncated: %r" % notes)
+    check(all(l.startswith("[default") for l in text.splitlines()), "[truncate] every console line is whole")
+    check(read(os.path.join(ranks.get(0, "/x"), "stdout.log")) ==
+          "".join("after 0 %d\n" % i for i in range(20)), "[truncate] the log holds what came after")
 
     # 1 GB: 4 ranks x 256 MiB of numbered lines through the prefixer. Every rank's log file
     # and its demultiplexed console lines must hash to exactly what it wrote.

@@ -135,6 +135,8 @@ class Supervisor {
     void close_inotify();
     // Copy what the file holds beyond what was read, up to `budget` bytes, to the console.
     void pump(Tap& tap, size_t budget);
+    // A file found shorter than what was read was truncated: read it again from its start.
+    void follow_truncation(Tap& tap);
     // The run is over: print every tap to the end of its file, then close it. After a
     // stop (`stopped`: a signal, a failure) only the last k_stop_backlog of what each
     // console has not shown yet is printed, and a further stop signal cuts the rest:
