@@ -429,21 +429,28 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
             outputs.push_back(std::move(o));
         }
         proc::GroupOutcome out = supervisor.run(specs, outputs);
+        // From here on, the other machines and the --verdict_json file are told before
+        // anything is printed: a console that takes nothing must not hold them up.
         if (out.launcher_signal) {
-            print_stderr("accelerate launch: received {}; stopped all workers\n",
-                       launch::signal_name(*out.launcher_signal));
             if (link) {
                 link->report_failure({plan.machine_rank, std::nullopt,
                                       "its launcher received " + launch::signal_name(*out.launcher_signal)});
+            }
+            const int status =
+                finish(out, error_files, attempt, launch::job_exit_status(out.launcher_signal, std::nullopt));
+            print_stderr("accelerate launch: received {}; stopped all workers\n",
+                         launch::signal_name(*out.launcher_signal));
+            if (link) {
                 link->linger(std::chrono::seconds(3));
             }
-            return finish(out, error_files, attempt, launch::job_exit_status(out.launcher_signal, std::nullopt));
+            return status;
         }
         if (out.stopped_externally && link) {
+            const int status = finish(out, error_files, attempt, 1);
             print_stderr("accelerate launch: {}; stopped all workers on machine {}\n", link->stop_reason(),
-                       plan.machine_rank);
+                         plan.machine_rank);
             link->linger(std::chrono::seconds(3));
-            return finish(out, error_files, attempt, 1);
+            return status;
         }
         if (!out.first_failure) {
             if (link) {
@@ -466,16 +473,19 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
             }
             continue;
         }
+        if (link) {
+            link->report_failure(
+                {plan.machine_rank, plan.workers[*out.first_failure].rank, launch::describe(failed.status)});
+        }
+        // A failed exec ended the child with 127 (not found) or 126 (not runnable).
+        const int status = finish(out, error_files, attempt, launch::job_exit_status(std::nullopt, failed.status));
         if (!s.truthy("quiet") || plan.kind != launch::LauncherKind::simple) {
             print_verdict(plan, out, error_files, stderr_logs);
         }
         if (link) {
-            link->report_failure(
-                {plan.machine_rank, plan.workers[*out.first_failure].rank, launch::describe(failed.status)});
             link->linger(std::chrono::seconds(3));
         }
-        // A failed exec ended the child with 127 (not found) or 126 (not runnable).
-        return finish(out, error_files, attempt, launch::job_exit_status(std::nullopt, failed.status));
+        return status;
     }
 }
 

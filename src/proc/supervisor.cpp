@@ -6,6 +6,7 @@
 #include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -184,26 +185,6 @@ bool stop_signal_pending() {
     return false;
 }
 
-// Write all of `data`; false if the fd refuses (EPIPE, ENOSPC, ...).
-bool write_all(int fd, const char* data, size_t size) {
-    while (size > 0) {
-        ssize_t n = write(fd, data, size);
-        if (n > 0) {
-            data += n;
-            size -= static_cast<size_t>(n);
-        } else if (n < 0 && errno == EAGAIN) {
-            // Someone made the shared console non-blocking: wait until it takes more.
-            pollfd pfd{fd, POLLOUT, 0};
-            poll(&pfd, 1, 1000);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else {
-            return false;
-        }
-    }
-    return true;
-}
-
 const size_t k_read_chunk = 256 * 1024;
 // Bytes one tap may copy per wake-up while the workers run, so that signals and
 // the other ranks are served between chunks of a fast writer.
@@ -212,6 +193,10 @@ const size_t k_pump_budget = 4 * 1024 * 1024;
 const std::chrono::milliseconds k_tap_interval{2};
 // The longest one tap is copied to the console before the supervisor looks around again.
 const std::chrono::milliseconds k_pump_slice{20};
+// After a stop, how long a console that takes nothing is waited for before the rest of
+// its output is dropped (it is in the log files): a scheduler's SIGTERM must end the job
+// even when nobody reads the console.
+const int k_stalled_console_ms = 1000;
 // After a stop, the most of a rank's not yet shown output that still goes to the console.
 const size_t k_stop_backlog = 1024 * 1024;
 // How often tee'd files are read when inotify is unavailable (torchrun's tail polls too).
@@ -259,7 +244,7 @@ Supervisor::Supervisor(SupervisorOptions options) : m_options(options) {
 
 Supervisor::~Supervisor() {
     kill_orphans();
-    close_taps(true);
+    close_taps(true, false);
     if (m_signal_fd >= 0) {
         close(m_signal_fd);
     }
@@ -642,7 +627,7 @@ void Supervisor::open_outputs(std::vector<ProcessSpec>& specs, const std::vector
             auto tap = std::make_unique<Tap>(o.prefix);
             tap->file_fd = reader;
             tap->log_path = st.path;
-            tap->console_fd = st.console_fd;
+            tap->sink = console_sink(st.console_fd);
             // The watch names our own fd, so it follows the file even if it is renamed.
             tap->watch_path = "/proc/self/fd/" + std::to_string(reader);
             if (access(tap->watch_path.c_str(), F_OK) != 0) {
@@ -665,23 +650,32 @@ int Supervisor::poll_events(int timeout_ms) {
     // line (python -u) then costs one wake-up per interval, not one per line. Signals,
     // exits and stop requests are never delayed.
     const bool taps_resting = now < m_taps_rest_until;
-    pollfd fds[3];
-    nfds_t n = 0;
-    fds[n++] = {m_signal_fd, POLLIN, 0};
+    std::vector<pollfd> fds;
+    fds.push_back({m_signal_fd, POLLIN, 0});
     int inotify_index = -1;
     if (m_inotify_fd >= 0 && !taps_resting) {
-        inotify_index = static_cast<int>(n);
-        fds[n++] = {m_inotify_fd, POLLIN, 0};
+        inotify_index = static_cast<int>(fds.size());
+        fds.push_back({m_inotify_fd, POLLIN, 0});
     }
     // The external stop request (polled until it fires once; it stays readable).
     const bool watch_stop = m_options.stop_fd >= 0 && !m_stop_requested;
+    const size_t stop_index = fds.size();
     if (watch_stop) {
-        fds[n++] = {m_options.stop_fd, POLLIN, 0};
+        fds.push_back({m_options.stop_fd, POLLIN, 0});
+    }
+    // Consoles that are full: wait until they take more.
+    const size_t first_sink = fds.size();
+    std::vector<ConsoleSink*> waiting;
+    for (auto& sink : m_sinks) {
+        if (sink->blocked()) {
+            waiting.push_back(sink.get());
+            fds.push_back({sink->fd, POLLOUT, 0});
+        }
     }
     if (!m_taps.empty()) {
         bool backlog = false;
         for (const auto& t : m_taps) {
-            backlog = backlog || t->backlog;
+            backlog = backlog || (t->backlog && !t->paused());  // a paused one waits for its console
         }
         int tap_timeout = -1;
         if (taps_resting) {
@@ -696,9 +690,14 @@ int Supervisor::poll_events(int timeout_ms) {
             timeout_ms = timeout_ms < 0 ? tap_timeout : std::min(timeout_ms, tap_timeout);
         }
     }
-    int r = poll(fds, n, timeout_ms);
-    if (r > 0 && watch_stop && fds[n - 1].revents != 0) {
+    int r = poll(fds.data(), fds.size(), timeout_ms);
+    if (r > 0 && watch_stop && fds[stop_index].revents != 0) {
         m_stop_requested = true;
+    }
+    for (size_t i = 0; r > 0 && i < waiting.size(); ++i) {
+        if (fds[first_sink + i].revents != 0) {
+            flush(*waiting[i]);  // its paused taps go on below, once it is written out
+        }
     }
     if (m_taps.empty() || taps_resting) {
         return r;
@@ -732,7 +731,8 @@ int Supervisor::poll_events(int timeout_ms) {
     if (m_inotify_fd >= 0) {
         for (auto& t : m_taps) {
             // Re-armed before the file is read: a write after our read is never missed.
-            if (t->backlog && t->watch < 0 && !arm(*t)) {
+            // A paused tap is not watched: it is read anyway once its console takes more.
+            if (t->backlog && !t->paused() && t->watch < 0 && !arm(*t)) {
                 close_inotify();  // out of watches: poll every tap from now on
                 break;
             }
@@ -771,7 +771,11 @@ void Supervisor::pump(Tap& tap, size_t budget) {
     size_t copied = 0;
     const auto deadline = std::chrono::steady_clock::now() + k_pump_slice;
     while (true) {
-        // Bounded in bytes and in time (a slow console makes each write wait): signals,
+        if (tap.paused()) {
+            tap.backlog = true;  // come back once the console takes more
+            return;
+        }
+        // Bounded in bytes and in time (writes to a console that is a file can be slow): signals,
         // exits and the other ranks are served between slices.
         if (copied >= budget || (copied > 0 && std::chrono::steady_clock::now() >= deadline)) {
             tap.backlog = true;  // come back at once
@@ -787,10 +791,10 @@ void Supervisor::pump(Tap& tap, size_t budget) {
         copied += static_cast<size_t>(n);
         m_out_buf.clear();
         tap.prefixer.feed(std::string_view(m_read_buf.data(), static_cast<size_t>(n)), m_out_buf);
-        // Complete lines only, in one write: another rank's lines cannot land inside one.
-        if (!m_out_buf.empty() && tap.console_fd >= 0 &&
-            !write_all(tap.console_fd, m_out_buf.data(), m_out_buf.size())) {
-            tap.console_fd = -1;
+        // Complete lines only; what the console does not take now is written before
+        // anything else goes to it, so another rank's lines cannot land inside one.
+        if (!m_out_buf.empty() && tap.sink != nullptr) {
+            offer(*tap.sink, m_out_buf);
         }
     }
 }
@@ -812,20 +816,20 @@ void Supervisor::follow_truncation(Tap& tap) {
     tap.prefixer.finish(m_out_buf);  // end a line the truncation cut short
     m_out_buf += tap.prefixer.prefix();
     m_out_buf += "accelerate launch: " + tap.log_path + " was truncated; following it from its new start\n";
-    if (tap.console_fd >= 0 && !write_all(tap.console_fd, m_out_buf.data(), m_out_buf.size())) {
-        tap.console_fd = -1;
+    if (tap.sink != nullptr) {
+        offer(*tap.sink, m_out_buf);
     }
 }
 
-void Supervisor::close_taps(bool stopped) {
+void Supervisor::close_taps(bool stopped, bool wait) {
     for (auto& t : m_taps) {
         if (t->file_fd >= 0) {
-            drain(*t, stopped);
+            drain(*t, stopped, wait);
         }
         m_out_buf.clear();
         t->prefixer.finish(m_out_buf);  // a last line without its newline
-        if (!m_out_buf.empty() && t->console_fd >= 0) {
-            write_all(t->console_fd, m_out_buf.data(), m_out_buf.size());
+        if (!m_out_buf.empty() && t->sink != nullptr) {
+            offer(*t->sink, m_out_buf);
         }
         if (t->file_fd >= 0) {
             close(t->file_fd);
@@ -833,6 +837,180 @@ void Supervisor::close_taps(bool stopped) {
     }
     m_taps.clear();
     close_inotify();
+    // The verdict and the next attempt's output come after all of it.
+    finish_sinks(stopped, wait);
+    // Our own opens of the consoles go too: a pipe's reader must see its end when the
+    // launcher's stdout closes, not when the supervisor is destroyed.
+    for (auto& sink : m_sinks) {
+        if (sink->own_fd) {
+            close(sink->fd);
+        }
+    }
+    m_sinks.clear();
+}
+
+Supervisor::ConsoleSink* Supervisor::console_sink(int console_fd) {
+    struct stat st{};
+    const bool open = fstat(console_fd, &st) == 0;
+    for (auto& sink : m_sinks) {
+        if (open && !sink->gone && sink->dev == st.st_dev && sink->ino == st.st_ino) {
+            return sink.get();
+        }
+    }
+    auto sink = std::make_unique<ConsoleSink>();
+    sink->fd = console_fd;
+    sink->gone = !open;
+    sink->dev = st.st_dev;
+    sink->ino = st.st_ino;
+    if (open && S_ISSOCK(st.st_mode)) {
+        sink->socket = true;  // e.g. journald's stream under systemd
+    } else if (open && !S_ISREG(st.st_mode)) {
+        // A terminal or a pipe: opened again, non-blocking. A new open file description,
+        // so O_NONBLOCK does not reach the shell or the workers that share the console's.
+        // (A file never stalls, and opening it again would write at another offset.)
+        const std::string path = "/proc/self/fd/" + std::to_string(console_fd);
+        const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        struct stat again{};
+        if (fd >= 0 && fstat(fd, &again) == 0 && again.st_dev == st.st_dev && again.st_ino == st.st_ino) {
+            sink->fd = fd;
+            sink->own_fd = true;
+        } else if (fd >= 0) {
+            close(fd);  // not the same file: keep the console's own (blocking) fd
+        }
+    }
+    m_sinks.push_back(std::move(sink));
+    return m_sinks.back().get();
+}
+
+namespace {
+
+// While waiting for a console once the workers are gone: take the pending signals that
+// are no stop request off the signalfd, so that it does not stay readable, and act on
+// Ctrl-Z. A stop request stays pending for the caller.
+void discard_idle_signals() {
+    sigset_t idle;
+    sigemptyset(&idle);
+    for (int s : k_handled_signals) {
+        if (!is_stop_request(s)) {
+            sigaddset(&idle, s);
+        }
+    }
+    const timespec zero{0, 0};
+    int signo = 0;
+    while ((signo = sigtimedwait(&idle, nullptr, &zero)) > 0) {
+        if (signo == SIGTSTP) {
+            stop_self(SIGTSTP);
+        }
+    }
+}
+
+// One write of as much of `data` as the sink's console takes now; -1 with errno set.
+ssize_t put(int fd, bool socket, const char* data, size_t size) {
+    return socket ? send(fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, data, size);
+}
+
+}  // namespace
+
+void Supervisor::offer(ConsoleSink& sink, std::string_view text) {
+    if (sink.gone || sink.given_up || text.empty()) {
+        return;
+    }
+    if (sink.blocked()) {
+        sink.pending.append(text);  // behind what waits already
+        return;
+    }
+    // Straight from the caller's buffer; only what the console refuses is copied.
+    size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = put(sink.fd, sink.socket, text.data() + done, text.size() - done);
+        if (n > 0) {
+            done += static_cast<size_t>(n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            sink.pending.assign(text.substr(done));
+            sink.written = 0;
+            return;
+        } else {
+            sink.gone = true;  // EPIPE (`| head` ended), EIO (terminal hung up), ENOSPC...
+            return;
+        }
+    }
+}
+
+void Supervisor::flush(ConsoleSink& sink) {
+    while (sink.blocked()) {
+        const ssize_t n = put(sink.fd, sink.socket, sink.pending.data() + sink.written, sink.pending.size() - sink.written);
+        if (n > 0) {
+            sink.written += static_cast<size_t>(n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        } else {
+            sink.gone = true;
+        }
+    }
+    sink.pending.clear();
+    sink.written = 0;
+}
+
+bool Supervisor::wait_for_console(ConsoleSink& sink, int timeout_ms) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
+    while (sink.blocked()) {
+        int left = -1;
+        if (timeout_ms >= 0) {
+            left = static_cast<int>(
+                std::chrono::ceil<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count());
+            if (left <= 0) {
+                return false;
+            }
+        } else if (stop_signal_pending()) {
+            return false;
+        }
+        // Without a limit the signalfd is watched too, so that a stop signal ends the wait
+        // at once. (A limited wait is short; a stop signal pending then would keep the
+        // signalfd readable.)
+        pollfd fds[2] = {{sink.fd, POLLOUT, 0}, {m_signal_fd, POLLIN, 0}};
+        if (poll(fds, timeout_ms < 0 ? 2 : 1, left) < 0 && errno != EINTR) {
+            return false;
+        }
+        if (fds[0].revents != 0) {
+            flush(sink);
+            return true;
+        }
+        if (timeout_ms < 0 && fds[1].revents != 0 && !stop_signal_pending()) {
+            discard_idle_signals();
+        }
+    }
+    return true;
+}
+
+void Supervisor::finish_sinks(bool stopped, bool wait) {
+    for (auto& sink : m_sinks) {
+        while (sink->blocked()) {
+            // What waits is whole lines (at most one read's worth, and the notes): the
+            // console gets them as long as it takes some. Only after a stop, or a stop
+            // signal while waiting, is one that takes nothing for k_stalled_console_ms
+            // given up on.
+            const bool limited = stopped || stop_signal_pending();
+            if (!wait || (!wait_for_console(*sink, limited ? k_stalled_console_ms : -1) && limited)) {
+                give_up(*sink);
+            }
+        }
+    }
+}
+
+void Supervisor::give_up(ConsoleSink& sink) {
+    // A further stop signal, or after a stop a console that took nothing for
+    // k_stalled_console_ms: what it has not taken is in the log files. (If it had taken
+    // part of a line, end that line, should it take one more byte.)
+    if (sink.written > 0 && sink.pending[sink.written - 1] != '\n' && sink.pending[sink.written - 1] != '\r') {
+        (void)put(sink.fd, sink.socket, "\n", 1);
+    }
+    sink.pending.clear();
+    sink.written = 0;
+    sink.given_up = true;
 }
 
 void Supervisor::close_inotify() {
@@ -842,7 +1020,7 @@ void Supervisor::close_inotify() {
     }
 }
 
-void Supervisor::drain(Tap& tap, bool stopped) {
+void Supervisor::drain(Tap& tap, bool stopped, bool wait) {
     // Every writer is gone by now (workers reaped, leftovers killed): the file is
     // complete. Bounded by its size all the same, should a stranger still write to it.
     follow_truncation(tap);
@@ -865,6 +1043,16 @@ void Supervisor::drain(Tap& tap, bool stopped) {
             // pending for whoever runs next (a restart, the caller).
             skip_on_console(tap, end, end);
             return;
+        }
+        if (tap.paused()) {
+            // The console is full. After a stop it gets k_stalled_console_ms to take more.
+            if (!wait || !wait_for_console(*tap.sink, stopped ? k_stalled_console_ms : -1)) {
+                if (!stop_signal_pending()) {
+                    give_up(*tap.sink);
+                    return;
+                }
+            }
+            continue;
         }
         pump(tap, std::min(k_pump_budget, static_cast<size_t>(end - at)));
         if (lseek(tap.file_fd, 0, SEEK_CUR) == at) {
@@ -896,8 +1084,8 @@ void Supervisor::skip_on_console(Tap& tap, off_t target, off_t end) {
     m_out_buf += tap.prefixer.prefix();
     m_out_buf += "accelerate launch: " + format_bytes(static_cast<std::uint64_t>(resume - from)) +
                  " of this output not shown here (the run was stopped); all of it is in " + tap.log_path + "\n";
-    if (tap.console_fd >= 0 && !write_all(tap.console_fd, m_out_buf.data(), m_out_buf.size())) {
-        tap.console_fd = -1;
+    if (tap.sink != nullptr) {
+        offer(*tap.sink, m_out_buf);
     }
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "acc/launch/exit_policy.hpp"
@@ -112,17 +113,48 @@ class Supervisor {
     // Our direct children right now (workers, and descendants reparented to us).
     static std::vector<pid_t> own_children();
 
+    // Where tee'd lines go: the launcher's stdout or stderr, one sink per destination
+    // (stdout and stderr on the same terminal or pipe share it, so their lines cannot
+    // mix). Written without blocking: a console that takes nothing (a full pipe, a
+    // paused `less`, a frozen terminal, a stalled ssh) never keeps the supervisor from
+    // serving signals, exits and failures. What the console has not taken yet waits in
+    // `pending` (whole lines only) and the taps feeding it pause meanwhile; their
+    // workers write to files and never wait.
+    struct ConsoleSink {
+        int fd = -1;          // a non-blocking open of the console, else the console's own fd
+        bool own_fd = false;  // `fd` is ours to close
+        bool socket = false;  // written with send(MSG_DONTWAIT)
+        dev_t dev = 0;
+        ino_t ino = 0;
+        std::string pending;
+        size_t written = 0;  // how much of `pending` the console has taken
+        bool gone = false;   // a write failed (EPIPE, EIO, ...): its output is dropped from now on
+        bool given_up = false;  // full for too long after a stop: the rest of this attempt's copy is dropped
+        bool blocked() const { return !gone && !given_up && written < pending.size(); }
+    };
     // One tee'd stream: our own read fd on the worker's log file, and the console.
     struct Tap {
         int file_fd = -1;
         std::string log_path;    // the worker's log file, named when output is skipped on the console
         std::string watch_path;  // the file as inotify names it (/proc/self/fd/<file_fd>)
         int watch = -1;          // the armed one-shot inotify watch; -1 once it fired
-        int console_fd = -1;  // 1 or 2; -1 once writing to it failed (e.g. EPIPE)
-        bool backlog = false;  // the last pump stopped at its budget, not at the end of the file
+        ConsoleSink* sink = nullptr;
+        bool backlog = false;  // the last pump stopped before the end of the file (budget, or the console was full)
         launch::LinePrefixer prefixer;
         explicit Tap(std::string prefix) : prefixer(std::move(prefix)) {}
+        bool paused() const { return sink != nullptr && sink->blocked(); }
     };
+    // The sink for the console on `console_fd` (1 or 2), opened on first use.
+    ConsoleSink* console_sink(int console_fd);
+    // Write `text` (whole lines) to the console as far as it takes it now; keep the rest.
+    static void offer(ConsoleSink& sink, std::string_view text);
+    // Write what the sink holds as far as the console takes it now.
+    static void flush(ConsoleSink& sink);
+    // Wait until the console takes more, a stop signal is pending, or `timeout_ms` passes
+    // (-1: no limit). False if it took nothing.
+    bool wait_for_console(ConsoleSink& sink, int timeout_ms);
+    // Drop what the sink holds and everything it is offered from now on.
+    static void give_up(ConsoleSink& sink);
     // Opens the log files for `outputs`, setting the fds in `specs`; our copies of the
     // workers' fds, to close once they are spawned, go to `child_fds`.
     void open_outputs(std::vector<ProcessSpec>& specs, const std::vector<WorkerOutput>& outputs,
@@ -141,12 +173,17 @@ class Supervisor {
     // stop (`stopped`: a signal, a failure) only the last k_stop_backlog of what each
     // console has not shown yet is printed, and a further stop signal cuts the rest:
     // the verdict and the exit are not held up by output that is in the files anyway.
-    void close_taps(bool stopped);
-    void drain(Tap& tap, bool stopped);
+    // Without `wait` (unwinding), nothing waits for a full console. The sinks go too.
+    void close_taps(bool stopped, bool wait = true);
+    void drain(Tap& tap, bool stopped, bool wait);
+    // Every sink written out; after a stop, or without `wait`, not beyond a console
+    // that takes nothing for k_stalled_console_ms.
+    void finish_sinks(bool stopped, bool wait);
     // Move the tap's read position to the first line at or after `target` (or to
     // `end`), telling the console how much of the file it skipped and where it is.
     void skip_on_console(Tap& tap, off_t target, off_t end);
     std::vector<std::unique_ptr<Tap>> m_taps;
+    std::vector<std::unique_ptr<ConsoleSink>> m_sinks;
     int m_inotify_fd = -1;  // -1 without taps, or when inotify is unavailable (then taps are polled)
     std::chrono::steady_clock::time_point m_taps_rest_until{};  // no tap reads before this
     std::string m_read_buf;

@@ -1,0 +1,214 @@
+"""A console that takes nothing (a pipe nobody reads, a paused `less`, a terminal whose ssh
+stalled) under `--tee`: the launcher writes to it without blocking, so it still serves
+signals and failures at once, and loses nothing once the console reads again.
+
+- a pipe nobody reads, then SIGTERM: the run stops (exit 143) within seconds, nothing left;
+- the same with a terminal (a pseudo-terminal nobody reads);
+- a pipe nobody reads, then a rank fails: the other rank is stopped at once;
+- a pipe read only after 2 s, stdout and stderr on it: every line arrives, whole and in order.
+"""
+import os
+import pty
+import signal
+import subprocess
+import time
+
+from lib import ACCELERATE, TempDir, check, clean_env, finish
+from supervision import eventually, kill_leftovers, processes_with
+
+# worker.py OUT MODE LINES: writes LINES numbered lines of ~70 bytes to stdout (and, in
+# mode "both", as many to stderr), then: "sleep" sleeps (noting a SIGTERM), "fail1"
+# makes rank 1 exit 3 once OUT/fail exists, "exit" exits 0.
+WORKER = r'''
+import os, signal, sys, time
+out, mode, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rank = int(os.environ.get("RANK", "0"))
+def on_term(signo, frame):
+    with open(os.path.join(out, "term.%d" % rank), "w") as f:
+        f.write("%.6f" % time.time())
+    os._exit(143)
+signal.signal(signal.SIGTERM, on_term)
+pad = "x" * 50
+for i in range(count):
+    sys.stdout.write("%d out %d %s\n" % (rank, i, pad))
+    if mode == "both":
+        sys.stderr.write("%d err %d %s\n" % (rank, i, pad))
+sys.stdout.flush()
+sys.stderr.flush()
+open(os.path.join(out, "written.%d" % rank), "w").close()
+if mode == "exit" or mode == "both":
+    sys.exit(0)
+end = time.monotonic() + 120
+while time.monotonic() < end:
+    if mode == "fail1" and rank == 1 and os.path.exists(os.path.join(out, "fail")):
+        os._exit(3)
+    time.sleep(0.01)
+'''
+
+LINES = 40000  # ~2.8 MB per rank: far more than a pipe (64 KiB) or a terminal holds
+
+
+def argv(worker, out, mode, count=LINES):
+    return [ACCELERATE, "launch", "--cpu", "--num_processes", "2", "--main_process_port", "0", "--tee", "3",
+            "--log_dir", os.path.join(out, "logs"), "--grace_period", "5", worker, out, mode, str(count)]
+
+
+def written(out):
+    return all(os.path.exists(os.path.join(out, "written.%d" % r)) for r in range(2))
+
+
+def fresh(tmp, name):
+    out = os.path.join(tmp, name)
+    os.makedirs(out)
+    return out
+
+
+def wait_exit(p, timeout):
+    try:
+        p.wait(timeout=timeout)
+        return p.returncode
+    except subprocess.TimeoutExpired:
+        return None
+
+
+with TempDir() as tmp:
+    worker = os.path.join(tmp, "worker.py")
+    with open(worker, "w") as f:
+        f.write(WORKER)
+
+    # A pipe nobody reads, then SIGTERM (a scheduler's): the run stops at once.
+    out = fresh(tmp, "term")
+    marker = "stalled_term_%d" % os.getpid()
+    p = subprocess.Popen(argv(worker, out, "sleep"), cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker),
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    check(eventually(lambda: written(out), 60), "[pipe, SIGTERM] the workers wrote everything (the pipe is full)")
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    code = wait_exit(p, 10)
+    took = time.monotonic() - t0
+    left = processes_with(marker)
+    check(code == 143, "[pipe, SIGTERM] the launcher exits 143 though nobody reads its stdout (got %s after %.1f s)"
+          % (code, took))
+    check(took < 5, "[pipe, SIGTERM] within 5 s (%.2f s)" % took)
+    check(all(os.path.exists(os.path.join(out, "term.%d" % r)) for r in range(2)), "[pipe, SIGTERM] every rank got SIGTERM")
+    check(left == [], "[pipe, SIGTERM] nothing survives (%s)" % left)
+    p.stdout.close()
+    p.wait()
+    kill_leftovers(marker)
+
+    # stdout and stderr both on the pipe nobody reads: the workers are stopped and the
+    # --verdict_json file is written at once; only the launcher's last message waits.
+    out = fresh(tmp, "both")
+    marker = "stalled_both_%d" % os.getpid()
+    verdict = os.path.join(out, "verdict.json")
+    args = argv(worker, out, "sleep")
+    args[2:2] = ["--verdict_json", verdict]
+    p = subprocess.Popen(args, cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    check(eventually(lambda: written(out), 60), "[pipe for both, SIGTERM] the workers wrote everything")
+    time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    check(eventually(lambda: os.path.exists(verdict), 5), "[pipe for both, SIGTERM] the verdict file is written")
+    check(eventually(lambda: processes_with(marker) in ([], [p.pid]), 5),
+          "[pipe for both, SIGTERM] every worker is gone (%s)" % processes_with(marker))
+    try:
+        data, _ = p.communicate(timeout=30)  # reading the pipe lets the launcher say its last word
+    except subprocess.TimeoutExpired:
+        p.kill()
+        data, _ = p.communicate()
+    check(p.returncode == 143 and b"received SIGTERM" in data,
+          "[pipe for both, SIGTERM] then it exits 143 after its message (got %s)" % p.returncode)
+    kill_leftovers(marker)
+
+    # The same on a terminal that nobody reads (its stderr goes to a file).
+    out = fresh(tmp, "tty")
+    marker = "stalled_tty_%d" % os.getpid()
+    err_path = os.path.join(out, "stderr.txt")
+    pid, master = pty.fork()
+    if pid == 0:
+        os.chdir(tmp)
+        fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, 2)
+        os.execve(ACCELERATE, argv(worker, out, "sleep"), clean_env(tmp, ACC_TEST_MARKER=marker))
+    check(eventually(lambda: written(out), 60), "[tty, SIGTERM] the workers wrote everything (the terminal is full)")
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGTERM)
+    status = None
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        done, st = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = os.waitstatus_to_exitcode(st)
+            break
+        time.sleep(0.01)
+    took = time.monotonic() - t0
+    left = processes_with(marker)
+    check(status == 143 and took < 5, "[tty, SIGTERM] exit 143 within 5 s (got %s after %.2f s)" % (status, took))
+    check(left == [], "[tty, SIGTERM] nothing survives (%s)" % left)
+    if status is None:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    os.close(master)
+    kill_leftovers(marker)
+
+    # A pipe nobody reads, then rank 1 fails: rank 0 is stopped at once, not when the
+    # console is read again.
+    out = fresh(tmp, "fail")
+    marker = "stalled_fail_%d" % os.getpid()
+    p = subprocess.Popen(argv(worker, out, "fail1"), cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker),
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    check(eventually(lambda: written(out), 60), "[pipe, failure] the workers wrote everything (the pipe is full)")
+    time.sleep(0.2)
+    failed_at = time.time()
+    open(os.path.join(out, "fail"), "w").close()
+    stopped = eventually(lambda: os.path.exists(os.path.join(out, "term.0")), 5)
+    code = wait_exit(p, 10)
+    if stopped:
+        with open(os.path.join(out, "term.0")) as f:
+            delay = float(f.read()) - failed_at
+        check(delay < 1.0, "[pipe, failure] rank 0 got SIGTERM %.3f s after rank 1 failed" % delay)
+    else:
+        check(False, "[pipe, failure] rank 0 got SIGTERM while nobody read the console")
+    check(code == 3, "[pipe, failure] the launcher exits with the failing rank's 3 (got %s)" % code)
+    left = processes_with(marker)
+    check(left == [], "[pipe, failure] nothing survives (%s)" % left)
+    p.stdout.close()
+    p.wait()
+    kill_leftovers(marker)
+
+    # A pipe that stalls for 2 s, then is read: every line of both ranks and both streams
+    # (stdout and stderr share the pipe) arrives whole and in order.
+    out = fresh(tmp, "recover")
+    marker = "stalled_recover_%d" % os.getpid()
+    p = subprocess.Popen(argv(worker, out, "both", 20000), cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(2.0)
+    try:
+        data, _ = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        data, _ = p.communicate()
+    check(p.returncode == 0, "[recover] exit 0 (got %s)" % p.returncode)
+    expected = {(r, s): 0 for r in range(2) for s in ("out", "err")}
+    bad = 0
+    for line in data.decode(errors="replace").splitlines():
+        if not line.startswith("[default"):
+            continue  # the launcher's own messages
+        try:
+            prefix, body = line.split(":", 1)
+            rank, stream, n, pad = body.split(" ")
+            key = (int(rank), stream)
+            ok = prefix == "[default%s]" % rank and int(n) == expected[key] and pad == "x" * 50
+        except (ValueError, KeyError):
+            ok = False
+        if not ok:
+            bad += 1
+            continue
+        expected[key] += 1
+    check(bad == 0, "[recover] every console line is whole and in order (%d bad)" % bad)
+    check(all(v == 20000 for v in expected.values()), "[recover] no line lost: %s" % expected)
+    kill_leftovers(marker)
+
+finish()
