@@ -383,6 +383,7 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
         if (verdict_path) {
             write_verdict_json(*verdict_path, job_verdict(plan, out, error_files, attempt + 1, status));
         }
+        supervisor.settle();  // the messages that follow start on a line of their own
         return status;
     };
     for (int attempt = 0;; ++attempt) {
@@ -464,9 +465,9 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
         }
         const auto& failed = out.workers[*out.first_failure];
         if (attempt < plan.max_restarts) {
-            print_stderr("accelerate launch: rank {} {}; restarting the workers (restart {} of {})\n",
-                       plan.workers[*out.first_failure].rank, launch::describe(failed.status), attempt + 1,
-                       plan.max_restarts);
+            supervisor.tell(fmt::format("accelerate launch: rank {} {}; restarting the workers (restart {} of {})\n",
+                                        plan.workers[*out.first_failure].rank, launch::describe(failed.status),
+                                        attempt + 1, plan.max_restarts));
             if (auto sig = supervisor.pending_signal()) {
                 out.launcher_signal = sig;
                 return finish(out, error_files, attempt, launch::job_exit_status(sig, std::nullopt));

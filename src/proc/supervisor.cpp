@@ -245,6 +245,11 @@ Supervisor::Supervisor(SupervisorOptions options) : m_options(options) {
 Supervisor::~Supervisor() {
     kill_orphans();
     close_taps(true, false);
+    for (auto& sink : m_sinks) {
+        if (sink->own_fd) {
+            close(sink->fd);
+        }
+    }
     if (m_signal_fd >= 0) {
         close(m_signal_fd);
     }
@@ -839,21 +844,29 @@ void Supervisor::close_taps(bool stopped, bool wait) {
     close_inotify();
     // The verdict and the next attempt's output come after all of it.
     finish_sinks(stopped, wait);
-    // Our own opens of the consoles go too: a pipe's reader must see its end when the
-    // launcher's stdout closes, not when the supervisor is destroyed.
     for (auto& sink : m_sinks) {
-        if (sink->own_fd) {
-            close(sink->fd);
+        sink->given_up = false;  // the next attempt's output, and tell(), are offered to it again
+    }
+}
+
+void Supervisor::tell(std::string_view text) {
+    // Through the sink, so that a full console cannot hold up a restart, and the line
+    // never lands inside a worker's.
+    ConsoleSink& sink = *console_sink(STDERR_FILENO);
+    offer(sink, text);
+    while (sink.blocked()) {
+        if (!wait_for_console(sink, k_stalled_console_ms)) {
+            give_up(sink);
         }
     }
-    m_sinks.clear();
+    sink.given_up = false;
 }
 
 Supervisor::ConsoleSink* Supervisor::console_sink(int console_fd) {
     struct stat st{};
     const bool open = fstat(console_fd, &st) == 0;
     for (auto& sink : m_sinks) {
-        if (open && !sink->gone && sink->dev == st.st_dev && sink->ino == st.st_ino) {
+        if (open && sink->dev == st.st_dev && sink->ino == st.st_ino) {
             return sink.get();
         }
     }
@@ -925,6 +938,7 @@ void Supervisor::offer(ConsoleSink& sink, std::string_view text) {
         const ssize_t n = put(sink.fd, sink.socket, text.data() + done, text.size() - done);
         if (n > 0) {
             done += static_cast<size_t>(n);
+            sink.mid_line = text[done - 1] != '\n' && text[done - 1] != '\r';
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -943,6 +957,7 @@ void Supervisor::flush(ConsoleSink& sink) {
         const ssize_t n = put(sink.fd, sink.socket, sink.pending.data() + sink.written, sink.pending.size() - sink.written);
         if (n > 0) {
             sink.written += static_cast<size_t>(n);
+            sink.mid_line = sink.pending[sink.written - 1] != '\n' && sink.pending[sink.written - 1] != '\r';
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -1003,14 +1018,37 @@ void Supervisor::finish_sinks(bool stopped, bool wait) {
 
 void Supervisor::give_up(ConsoleSink& sink) {
     // A further stop signal, or after a stop a console that took nothing for
-    // k_stalled_console_ms: what it has not taken is in the log files. (If it had taken
-    // part of a line, end that line, should it take one more byte.)
-    if (sink.written > 0 && sink.pending[sink.written - 1] != '\n' && sink.pending[sink.written - 1] != '\r') {
-        (void)put(sink.fd, sink.socket, "\n", 1);
+    // k_stalled_console_ms: what it has not taken is in the log files. Only the rest of
+    // a line it took in part is kept, to go before anything else: no line is ever cut.
+    size_t keep = 0;
+    if (sink.mid_line && sink.written < sink.pending.size()) {
+        size_t end = sink.pending.find_first_of("\r\n", sink.written);
+        if (end == std::string::npos) {
+            end = sink.pending.size();
+        } else if (sink.pending[end] == '\r' && end + 1 < sink.pending.size() && sink.pending[end + 1] == '\n') {
+            end += 2;
+        } else {
+            end += 1;
+        }
+        keep = end - sink.written;
     }
-    sink.pending.clear();
+    sink.pending = sink.pending.substr(std::min(sink.written, sink.pending.size()), keep);
     sink.written = 0;
     sink.given_up = true;
+}
+
+void Supervisor::settle() {
+    // Only the console the messages go to: stderr (which may be stdout's too).
+    struct stat st{};
+    if (fstat(STDERR_FILENO, &st) != 0) {
+        return;
+    }
+    for (auto& sink : m_sinks) {
+        if (sink->dev == st.st_dev && sink->ino == st.st_ino) {
+            while (sink->blocked() && wait_for_console(*sink, -1)) {
+            }
+        }
+    }
 }
 
 void Supervisor::close_inotify() {

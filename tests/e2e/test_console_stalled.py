@@ -17,12 +17,14 @@ from lib import ACCELERATE, TempDir, check, clean_env, finish
 from supervision import eventually, kill_leftovers, processes_with
 
 # worker.py OUT MODE LINES: writes LINES numbered lines of ~70 bytes to stdout (and, in
-# mode "both", as many to stderr), then: "sleep" sleeps (noting a SIGTERM), "fail1"
-# makes rank 1 exit 3 once OUT/fail exists, "exit" exits 0.
+# modes "both" and "restart", as many to stderr), then: "sleep" sleeps (noting a
+# SIGTERM), "fail1" makes rank 1 exit 3 once OUT/fail exists, "exit" and "both" exit 0,
+# "restart" exits 3 on rank 1's first attempt and 0 otherwise.
 WORKER = r'''
 import os, signal, sys, time
 out, mode, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rank = int(os.environ.get("RANK", "0"))
+attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
 def on_term(signo, frame):
     with open(os.path.join(out, "term.%d" % rank), "w") as f:
         f.write("%.6f" % time.time())
@@ -31,11 +33,13 @@ signal.signal(signal.SIGTERM, on_term)
 pad = "x" * 50
 for i in range(count):
     sys.stdout.write("%d out %d %s\n" % (rank, i, pad))
-    if mode == "both":
+    if mode in ("both", "restart"):
         sys.stderr.write("%d err %d %s\n" % (rank, i, pad))
 sys.stdout.flush()
 sys.stderr.flush()
 open(os.path.join(out, "written.%d" % rank), "w").close()
+if mode == "restart":
+    sys.exit(3 if rank == 1 and attempt == "0" else 0)
 if mode == "exit" or mode == "both":
     sys.exit(0)
 end = time.monotonic() + 120
@@ -209,6 +213,43 @@ with TempDir() as tmp:
         expected[key] += 1
     check(bad == 0, "[recover] every console line is whole and in order (%d bad)" % bad)
     check(all(v == 20000 for v in expected.values()), "[recover] no line lost: %s" % expected)
+    kill_leftovers(marker)
+
+    # A restart while nobody reads the console: the failed attempt's copy is given up on
+    # after 1 s (it is in the log files), the restart does not wait for the console, and
+    # once the console is read every line on it is whole, the last attempt's all there.
+    out = fresh(tmp, "restart")
+    marker = "stalled_restart_%d" % os.getpid()
+    args = argv(worker, out, "restart")
+    args[2:2] = ["--max_restarts", "1"]
+    p = subprocess.Popen(args, cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    attempt1 = lambda: os.path.exists(os.path.join(out, "logs")) and any(
+        "attempt_1" in d for _, dirs, _ in os.walk(os.path.join(out, "logs")) for d in dirs)
+    check(eventually(attempt1, 30), "[restart] the second attempt started while nobody read the console")
+    time.sleep(1.0)
+    try:
+        data, _ = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        data, _ = p.communicate()
+    check(p.returncode == 0, "[restart] the run succeeds on its second attempt (got %s)" % p.returncode)
+    malformed = 0
+    last = {}
+    for line in data.decode(errors="replace").splitlines():
+        if not line.startswith("[default") or "accelerate launch:" in line:
+            continue
+        try:
+            prefix, body = line.split(":", 1)
+            rank, stream, n, pad = body.split(" ")
+            assert prefix == "[default%s]" % rank and pad == "x" * 50 and stream in ("out", "err")
+            last[(int(rank), stream)] = int(n)
+        except (ValueError, AssertionError):
+            malformed += 1
+            print("malformed: %r" % line[:200])
+    check(malformed == 0, "[restart] every console line is whole (%d malformed)" % malformed)
+    check(all(last.get((r, st)) == LINES - 1 for r in range(2) for st in ("out", "err")),
+          "[restart] the last attempt's lines all reached the console (last seen: %s)" % last)
     kill_leftovers(marker)
 
 finish()

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -725,7 +726,8 @@ TEST_F(SupervisorTest, CtrlCWhileTheConsoleCatchesUpEndsTheWait) {
     Clock::time_point returned;
     std::string seen;
     {
-        Supervisor sup(SupervisorOptions{30s});
+        std::optional<Supervisor> sup;
+        sup.emplace(SupervisorOptions{30s});
         // Threads made from here on block the signals the supervisor reads (as the
         // launcher's would), so the Ctrl-C below queues on its signalfd.
         SlowConsole console(64 * 1024);
@@ -738,11 +740,12 @@ TEST_F(SupervisorTest, CtrlCWhileTheConsoleCatchesUpEndsTheWait) {
             interrupted = Clock::now();
             kill(getpid(), SIGINT);
         });
-        out = sup.run({fast_writer(m_marker, "echo $$ > " + file("done"))},
-                      {output(m_dir, StreamMode::tee, StreamMode::inherit, "[default0]:")});
+        out = sup->run({fast_writer(m_marker, "echo $$ > " + file("done"))},
+                       {output(m_dir, StreamMode::tee, StreamMode::inherit, "[default0]:")});
         returned = Clock::now();
         ctrl_c.join();
-        pending = sup.pending_signal();
+        pending = sup->pending_signal();
+        sup.reset();  // its own write end of the console's pipe goes with it
         seen = console.finish();
     }
     EXPECT_FALSE(out.first_failure.has_value());

@@ -82,6 +82,15 @@ class Supervisor {
     // A signal that arrived between runs (e.g. during a restart), if any.
     std::optional<int> pending_signal();
 
+    // A line for the launcher's stderr between runs (the restart line): written as the
+    // workers' copied lines are, so a console that takes nothing for 1 s loses it
+    // rather than holding up the next attempt.
+    void tell(std::string_view text);
+    // Before the launcher's last messages: the rest of a line the copy left unfinished
+    // on stderr's console is written first, however long the console takes (a message
+    // would wait as long). A stop signal ends the wait.
+    void settle();
+
   private:
     void handle_signal(int signo, GroupOutcome& out, std::vector<bool>& live, const std::vector<pid_t>& pids);
     void stop_all(int signo, GroupOutcome& out, const std::vector<bool>& live, const std::vector<pid_t>& pids);
@@ -130,6 +139,7 @@ class Supervisor {
         size_t written = 0;  // how much of `pending` the console has taken
         bool gone = false;   // a write failed (EPIPE, EIO, ...): its output is dropped from now on
         bool given_up = false;  // full for too long after a stop: the rest of this attempt's copy is dropped
+        bool mid_line = false;  // the last byte the console took ended no line
         bool blocked() const { return !gone && !given_up && written < pending.size(); }
     };
     // One tee'd stream: our own read fd on the worker's log file, and the console.
@@ -153,7 +163,8 @@ class Supervisor {
     // Wait until the console takes more, a stop signal is pending, or `timeout_ms` passes
     // (-1: no limit). False if it took nothing.
     bool wait_for_console(ConsoleSink& sink, int timeout_ms);
-    // Drop what the sink holds and everything it is offered from now on.
+    // Drop what the sink holds but the rest of a line the console took in part, and
+    // everything it is offered until the taps are closed.
     static void give_up(ConsoleSink& sink);
     // Opens the log files for `outputs`, setting the fds in `specs`; our copies of the
     // workers' fds, to close once they are spawned, go to `child_fds`.
@@ -173,7 +184,7 @@ class Supervisor {
     // stop (`stopped`: a signal, a failure) only the last k_stop_backlog of what each
     // console has not shown yet is printed, and a further stop signal cuts the rest:
     // the verdict and the exit are not held up by output that is in the files anyway.
-    // Without `wait` (unwinding), nothing waits for a full console. The sinks go too.
+    // Without `wait` (unwinding), nothing waits for a full console.
     void close_taps(bool stopped, bool wait = true);
     void drain(Tap& tap, bool stopped, bool wait);
     // Every sink written out; after a stop, or without `wait`, not beyond a console
@@ -183,7 +194,7 @@ class Supervisor {
     // `end`), telling the console how much of the file it skipped and where it is.
     void skip_on_console(Tap& tap, off_t target, off_t end);
     std::vector<std::unique_ptr<Tap>> m_taps;
-    std::vector<std::unique_ptr<ConsoleSink>> m_sinks;
+    std::vector<std::unique_ptr<ConsoleSink>> m_sinks;  // for the supervisor's life: attempts share them
     int m_inotify_fd = -1;  // -1 without taps, or when inotify is unavailable (then taps are polled)
     std::chrono::steady_clock::time_point m_taps_rest_until{};  // no tap reads before this
     std::string m_read_buf;
