@@ -20,6 +20,7 @@
 #include "acc/launch/output_spec.hpp"
 #include "acc/launch/resolve.hpp"
 #include "acc/launch/rendezvous.hpp"
+#include "acc/proc/atomic_file.hpp"
 #include "acc/proc/host_probe.hpp"
 #include "acc/proc/machine_link.hpp"
 #include "acc/proc/run_dir.hpp"
@@ -218,11 +219,23 @@ launch::JobVerdict job_verdict(const launch::LaunchPlan& plan, const proc::Group
 }
 
 void write_verdict_json(const std::string& path, const launch::JobVerdict& verdict) {
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << launch::verdict_json(verdict);
-    f.close();
-    if (!f) {
-        print_stderr("accelerate launch: could not write --verdict_json {}: {}\n", path, std::strerror(errno));
+    const std::string text = launch::verdict_json(verdict);
+    struct stat st{};
+    if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        // /dev/stdout, a named pipe: written in place (a rename would replace the node).
+        std::ofstream f(path, std::ios::binary);
+        f << text;
+        f.close();
+        if (!f) {
+            print_stderr("accelerate launch: could not write --verdict_json {}: {}\n", path, std::strerror(errno));
+        }
+        return;
+    }
+    // A file: replaced whole, so whoever watches for it never reads half a verdict.
+    try {
+        proc::write_file_atomically(path, text);
+    } catch (const Error& e) {
+        print_stderr("accelerate launch: could not write --verdict_json: {}\n", e.what());
     }
 }
 

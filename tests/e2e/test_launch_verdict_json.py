@@ -47,4 +47,36 @@ with TempDir() as tmp:
     check(p.returncode == 143 and v["result"] == "interrupted" and v["launcher_signal"] == "SIGTERM"
           and v["exit_status"] == 143, "[interrupted] %s %s" % (v["result"], v["launcher_signal"]))
 
+    # Written whole: a reader polling for the file never sees half of it. The run replaces
+    # an old verdict by rename, so the old file's inode stays intact for whoever has it open.
+    with open(path, "w") as f:
+        f.write("old")
+    old_inode = os.stat(path).st_ino
+    reset_out(out)
+    r = launch(launch_args(worker, out, "exit_after=0", flags=("--verdict_json", path)), cwd=tmp,
+               env=clean_env(tmp), timeout=120)
+    check(r.returncode == 0 and verdict()["result"] == "succeeded" and os.stat(path).st_ino != old_inode,
+          "[atomic] the verdict replaces the old file by rename")
+    check([n for n in os.listdir(tmp) if n.startswith(".verdict.json") or n.endswith(".tmp")] == [],
+          "[atomic] no temporary file left beside it: %s" % os.listdir(tmp))
+
+    # /dev/stdout (or a pipe): written in place, never renamed over.
+    node_before = (os.path.islink("/dev/stdout"), os.lstat("/dev/stdout").st_ino)
+    reset_out(out)
+    p = subprocess.run([ACCELERATE, "launch"] + launch_args(worker, out, "exit_after=0",
+                                                            flags=("--verdict_json", "/dev/stdout")),
+                       cwd=tmp, env=clean_env(tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    text = p.stdout.decode()
+    check(p.returncode == 0 and '"result": "succeeded"' in text.replace('":"', '": "'),
+          "[/dev/stdout] the verdict goes to stdout: %r" % text[-200:])
+    check((os.path.islink("/dev/stdout"), os.lstat("/dev/stdout").st_ino) == node_before,
+          "[/dev/stdout] /dev/stdout itself is intact")
+
+    # A folder that does not exist: one line naming the path, the run's own status.
+    reset_out(out)
+    r = launch(launch_args(worker, out, "exit_after=0", flags=("--verdict_json", os.path.join(tmp, "no", "v.json"))),
+               cwd=tmp, env=clean_env(tmp), timeout=120)
+    check(r.returncode == 0 and "could not write --verdict_json" in r.stderr and os.path.join(tmp, "no", "v.json")
+          in r.stderr, "[unwritable] one line, exit status of the run: %r" % r.stderr[-300:])
+
 finish()
