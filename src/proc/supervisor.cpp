@@ -1038,15 +1038,14 @@ void Supervisor::give_up(ConsoleSink& sink) {
 }
 
 void Supervisor::settle() {
-    // Only the console the messages go to: stderr (which may be stdout's too).
+    // The console the messages go to (stderr, which may be stdout's too) gets as long as
+    // it takes; another gets k_stalled_console_ms without progress to finish its line,
+    // as nothing else will be written to it.
     struct stat st{};
-    if (fstat(STDERR_FILENO, &st) != 0) {
-        return;
-    }
+    const bool has_stderr = fstat(STDERR_FILENO, &st) == 0;
     for (auto& sink : m_sinks) {
-        if (sink->dev == st.st_dev && sink->ino == st.st_ino) {
-            while (sink->blocked() && wait_for_console(*sink, -1)) {
-            }
+        const bool messages = has_stderr && sink->dev == st.st_dev && sink->ino == st.st_ino;
+        while (sink->blocked() && wait_for_console(*sink, messages ? -1 : k_stalled_console_ms)) {
         }
     }
 }

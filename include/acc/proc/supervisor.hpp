@@ -86,9 +86,9 @@ class Supervisor {
     // workers' copied lines are, so a console that takes nothing for 1 s loses it
     // rather than holding up the next attempt.
     void tell(std::string_view text);
-    // Before the launcher's last messages: the rest of a line the copy left unfinished
-    // on stderr's console is written first, however long the console takes (a message
-    // would wait as long). A stop signal ends the wait.
+    // Before the launcher's last messages: the rest of a line the copy left unfinished is
+    // written first: on stderr's console however long it takes (a message would wait as
+    // long; a stop signal ends the wait), on another while it takes some within 1 s.
     void settle();
 
   private:
