@@ -154,8 +154,10 @@ std::string log_tail(const std::string& path, size_t n) {
     return launch::last_lines(text, n);
 }
 
-void print_verdict(const launch::LaunchPlan& plan, const proc::GroupOutcome& out,
-                   const std::vector<std::string>& error_files, const std::vector<std::string>& stderr_logs = {}) {
+// The verdict on a failed run: one line naming the culprit, then its root cause (error
+// file) or its last stderr lines.
+std::string verdict_text(const launch::LaunchPlan& plan, const proc::GroupOutcome& out,
+                         const std::vector<std::string>& error_files, const std::vector<std::string>& stderr_logs) {
     size_t idx = *out.first_failure;
     const auto& failed = out.workers[idx];
     const auto& spec = plan.workers[idx];
@@ -176,19 +178,19 @@ void print_verdict(const launch::LaunchPlan& plan, const proc::GroupOutcome& out
     if (!stopped.empty()) {
         line += fmt::format("; stopped rank{} {}", stopped.size() > 1 ? "s" : "", join(stopped, ", "));
     }
-    print_stderr("{}\n", line);
+    std::string text = line + "\n";
     if (idx < error_files.size()) {
         if (auto cause = read_error_file(error_files[idx])) {
-            print_stderr("root cause (rank {}, from {}):\n{}\n", spec.rank, error_files[idx], *cause);
-            return;
+            return text + fmt::format("root cause (rank {}, from {}):\n{}\n", spec.rank, error_files[idx], *cause);
         }
     }
     // No error file, but its stderr went to a log (--redirects / --tee): its last words.
     if (idx < stderr_logs.size() && !stderr_logs[idx].empty()) {
         if (std::string tail = log_tail(stderr_logs[idx], 20); !tail.empty()) {
-            print_stderr("last lines of rank {}'s stderr (from {}):\n{}\n", spec.rank, stderr_logs[idx], tail);
+            text += fmt::format("last lines of rank {}'s stderr (from {}):\n{}\n", spec.rank, stderr_logs[idx], tail);
         }
     }
+    return text;
 }
 
 launch::JobVerdict job_verdict(const launch::LaunchPlan& plan, const proc::GroupOutcome& out,
@@ -452,8 +454,9 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
             }
             const int status =
                 finish(out, error_files, attempt, launch::job_exit_status(out.launcher_signal, std::nullopt));
-            print_stderr("accelerate launch: received {}; stopped all workers\n",
-                         launch::signal_name(*out.launcher_signal));
+            supervisor.tell(fmt::format("accelerate launch: received {}; stopped all workers\n",
+                                        launch::signal_name(*out.launcher_signal)),
+                            true);
             if (link) {
                 link->linger(std::chrono::seconds(3));
             }
@@ -461,8 +464,9 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
         }
         if (out.stopped_externally && link) {
             const int status = finish(out, error_files, attempt, 1);
-            print_stderr("accelerate launch: {}; stopped all workers on machine {}\n", link->stop_reason(),
-                         plan.machine_rank);
+            supervisor.tell(fmt::format("accelerate launch: {}; stopped all workers on machine {}\n",
+                                        link->stop_reason(), plan.machine_rank),
+                            true);
             link->linger(std::chrono::seconds(3));
             return status;
         }
@@ -494,7 +498,7 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
         // A failed exec ended the child with 127 (not found) or 126 (not runnable).
         const int status = finish(out, error_files, attempt, launch::job_exit_status(std::nullopt, failed.status));
         if (!s.truthy("quiet") || plan.kind != launch::LauncherKind::simple) {
-            print_verdict(plan, out, error_files, stderr_logs);
+            supervisor.tell(verdict_text(plan, out, error_files, stderr_logs), true);
         }
         if (link) {
             link->linger(std::chrono::seconds(3));

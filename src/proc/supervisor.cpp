@@ -849,13 +849,13 @@ void Supervisor::close_taps(bool stopped, bool wait) {
     }
 }
 
-void Supervisor::tell(std::string_view text) {
-    // Through the sink, so that a full console cannot hold up a restart, and the line
-    // never lands inside a worker's.
+void Supervisor::tell(std::string_view text, bool last) {
+    // Through the sink: the text never lands inside a worker's line, and a full console
+    // cannot hold up a restart, nor keep a further stop signal from ending the launcher.
     ConsoleSink& sink = *console_sink(STDERR_FILENO);
     offer(sink, text);
     while (sink.blocked()) {
-        if (!wait_for_console(sink, k_stalled_console_ms)) {
+        if (!wait_for_console(sink, last ? -1 : k_stalled_console_ms)) {
             give_up(sink);
         }
     }

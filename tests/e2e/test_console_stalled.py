@@ -125,6 +125,31 @@ with TempDir() as tmp:
           "[pipe for both, SIGTERM] then it exits 143 after its message (got %s)" % p.returncode)
     kill_leftovers(marker)
 
+    # The same, but nobody ever reads: a second SIGTERM ends the wait for the console.
+    out = fresh(tmp, "both_twice")
+    marker = "stalled_twice_%d" % os.getpid()
+    verdict = os.path.join(out, "verdict.json")
+    args = argv(worker, out, "sleep")
+    args[2:2] = ["--verdict_json", verdict]
+    p = subprocess.Popen(args, cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    check(eventually(lambda: written(out), 60), "[second SIGTERM] the workers wrote everything")
+    time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    check(eventually(lambda: os.path.exists(verdict), 5), "[second SIGTERM] the verdict file is written")
+    time.sleep(2.5)  # past the copy's 1 s and the line's 1 s: waiting to say its last words
+    still = p.poll() is None
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    code = wait_exit(p, 5)
+    took = time.monotonic() - t0
+    check(still and code is not None and code in (143, -15) and took < 2,
+          "[second SIGTERM] it ends the launcher at once, console unread (got %s after %.2f s)" % (code, took))
+    check(processes_with(marker) == [], "[second SIGTERM] nothing survives (%s)" % processes_with(marker))
+    p.stdout.close()
+    p.wait()
+    kill_leftovers(marker)
+
     # The same on a terminal that nobody reads (its stderr goes to a file).
     out = fresh(tmp, "tty")
     marker = "stalled_tty_%d" % os.getpid()

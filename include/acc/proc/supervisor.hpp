@@ -82,10 +82,11 @@ class Supervisor {
     // A signal that arrived between runs (e.g. during a restart), if any.
     std::optional<int> pending_signal();
 
-    // A line for the launcher's stderr between runs (the restart line): written as the
-    // workers' copied lines are, so a console that takes nothing for 1 s loses it
-    // rather than holding up the next attempt.
-    void tell(std::string_view text);
+    // Lines for the launcher's stderr after a run, through the same sink as the workers'
+    // copied lines. Between attempts (the restart line) a console that takes nothing for
+    // 1 s loses them rather than holding up the next attempt; the `last` words (the
+    // verdict) wait as long as the console takes some, until a further stop signal.
+    void tell(std::string_view text, bool last = false);
     // Before the launcher's last messages: the rest of a line the copy left unfinished is
     // written first: on stderr's console however long it takes (a message would wait as
     // long; a stop signal ends the wait), on another while it takes some within 1 s.
