@@ -67,6 +67,45 @@ def fresh(tmp, name):
     return out
 
 
+def start_unread(tmp, worker, name, mode, stderr, flags=()):
+    """The launcher with its stdout on a pipe nobody reads (stderr as given), once its
+    workers have written everything: (out folder, marker, process)."""
+    out = fresh(tmp, name)
+    marker = "stalled_%s_%d" % (name, os.getpid())
+    args = argv(worker, out, mode)
+    args[2:2] = list(flags)
+    p = subprocess.Popen(args, cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker), stdout=subprocess.PIPE,
+                         stderr=stderr)
+    check(eventually(lambda: written(out), 60), "[%s] the workers wrote everything (the pipe is full)" % name)
+    time.sleep(0.2)
+    return out, marker, p
+
+
+def read_all(p):
+    """Everything the launcher writes to its stdout pipe, once it has ended."""
+    try:
+        data, _ = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        data, _ = p.communicate()
+    return data
+
+
+def worker_lines(data):
+    """(rank, stream, n) for each of the workers' console lines; None for one not whole.
+    The launcher's own lines are left out."""
+    for line in data.decode(errors="replace").splitlines():
+        if not line.startswith("[default") or "accelerate launch:" in line:
+            continue
+        try:
+            prefix, body = line.split(":", 1)
+            rank, stream, n, pad = body.split(" ")
+            whole = prefix == "[default%s]" % rank and pad == "x" * 50 and stream in ("out", "err")
+            yield (int(rank), stream, int(n)) if whole else None
+        except ValueError:
+            yield None
+
+
 def wait_exit(p, timeout):
     try:
         p.wait(timeout=timeout)
@@ -81,12 +120,7 @@ with TempDir() as tmp:
         f.write(WORKER)
 
     # A pipe nobody reads, then SIGTERM (a scheduler's): the run stops at once.
-    out = fresh(tmp, "term")
-    marker = "stalled_term_%d" % os.getpid()
-    p = subprocess.Popen(argv(worker, out, "sleep"), cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker),
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    check(eventually(lambda: written(out), 60), "[pipe, SIGTERM] the workers wrote everything (the pipe is full)")
-    time.sleep(0.2)
+    out, marker, p = start_unread(tmp, worker, "term", "sleep", subprocess.DEVNULL)
     t0 = time.monotonic()
     p.send_signal(signal.SIGTERM)
     code = wait_exit(p, 10)
@@ -103,15 +137,8 @@ with TempDir() as tmp:
 
     # stdout and stderr both on the pipe nobody reads: the workers are stopped and the
     # --verdict_json file is written at once; only the launcher's last message waits.
-    out = fresh(tmp, "both")
-    marker = "stalled_both_%d" % os.getpid()
-    verdict = os.path.join(out, "verdict.json")
-    args = argv(worker, out, "sleep")
-    args[2:2] = ["--verdict_json", verdict]
-    p = subprocess.Popen(args, cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker), stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
-    check(eventually(lambda: written(out), 60), "[pipe for both, SIGTERM] the workers wrote everything")
-    time.sleep(0.2)
+    verdict = os.path.join(tmp, "both.json")
+    out, marker, p = start_unread(tmp, worker, "both", "sleep", subprocess.STDOUT, ("--verdict_json", verdict))
     p.send_signal(signal.SIGTERM)
     check(eventually(lambda: os.path.exists(verdict), 5), "[pipe for both, SIGTERM] the verdict file is written")
     check(eventually(lambda: processes_with(marker) in ([], [p.pid]), 5),
@@ -126,15 +153,8 @@ with TempDir() as tmp:
     kill_leftovers(marker)
 
     # The same, but nobody ever reads: a second SIGTERM ends the wait for the console.
-    out = fresh(tmp, "both_twice")
-    marker = "stalled_twice_%d" % os.getpid()
-    verdict = os.path.join(out, "verdict.json")
-    args = argv(worker, out, "sleep")
-    args[2:2] = ["--verdict_json", verdict]
-    p = subprocess.Popen(args, cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker), stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
-    check(eventually(lambda: written(out), 60), "[second SIGTERM] the workers wrote everything")
-    time.sleep(0.2)
+    verdict = os.path.join(tmp, "twice.json")
+    out, marker, p = start_unread(tmp, worker, "twice", "sleep", subprocess.STDOUT, ("--verdict_json", verdict))
     p.send_signal(signal.SIGTERM)
     check(eventually(lambda: os.path.exists(verdict), 5), "[second SIGTERM] the verdict file is written")
     time.sleep(2.5)  # past the copy's 1 s and the line's 1 s: waiting to say its last words
@@ -184,12 +204,7 @@ with TempDir() as tmp:
 
     # A pipe nobody reads, then rank 1 fails: rank 0 is stopped at once, not when the
     # console is read again.
-    out = fresh(tmp, "fail")
-    marker = "stalled_fail_%d" % os.getpid()
-    p = subprocess.Popen(argv(worker, out, "fail1"), cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker),
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    check(eventually(lambda: written(out), 60), "[pipe, failure] the workers wrote everything (the pipe is full)")
-    time.sleep(0.2)
+    out, marker, p = start_unread(tmp, worker, "fail", "fail1", subprocess.DEVNULL)
     failed_at = time.time()
     open(os.path.join(out, "fail"), "w").close()
     stopped = eventually(lambda: os.path.exists(os.path.join(out, "term.0")), 5)
@@ -214,28 +229,15 @@ with TempDir() as tmp:
     p = subprocess.Popen(argv(worker, out, "both", 20000), cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker),
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     time.sleep(2.0)
-    try:
-        data, _ = p.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        data, _ = p.communicate()
+    data = read_all(p)
     check(p.returncode == 0, "[recover] exit 0 (got %s)" % p.returncode)
     expected = {(r, s): 0 for r in range(2) for s in ("out", "err")}
     bad = 0
-    for line in data.decode(errors="replace").splitlines():
-        if not line.startswith("[default"):
-            continue  # the launcher's own messages
-        try:
-            prefix, body = line.split(":", 1)
-            rank, stream, n, pad = body.split(" ")
-            key = (int(rank), stream)
-            ok = prefix == "[default%s]" % rank and int(n) == expected[key] and pad == "x" * 50
-        except (ValueError, KeyError):
-            ok = False
-        if not ok:
+    for seen in worker_lines(data):
+        if seen is None or seen[2] != expected[seen[:2]]:
             bad += 1
             continue
-        expected[key] += 1
+        expected[seen[:2]] += 1
     check(bad == 0, "[recover] every console line is whole and in order (%d bad)" % bad)
     check(all(v == 20000 for v in expected.values()), "[recover] no line lost: %s" % expected)
     kill_leftovers(marker)
@@ -253,25 +255,15 @@ with TempDir() as tmp:
         "attempt_1" in d for _, dirs, _ in os.walk(os.path.join(out, "logs")) for d in dirs)
     check(eventually(attempt1, 30), "[restart] the second attempt started while nobody read the console")
     time.sleep(1.0)
-    try:
-        data, _ = p.communicate(timeout=120)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        data, _ = p.communicate()
+    data = read_all(p)
     check(p.returncode == 0, "[restart] the run succeeds on its second attempt (got %s)" % p.returncode)
     malformed = 0
     last = {}
-    for line in data.decode(errors="replace").splitlines():
-        if not line.startswith("[default") or "accelerate launch:" in line:
-            continue
-        try:
-            prefix, body = line.split(":", 1)
-            rank, stream, n, pad = body.split(" ")
-            assert prefix == "[default%s]" % rank and pad == "x" * 50 and stream in ("out", "err")
-            last[(int(rank), stream)] = int(n)
-        except (ValueError, AssertionError):
+    for seen in worker_lines(data):
+        if seen is None:
             malformed += 1
-            print("malformed: %r" % line[:200])
+        else:
+            last[seen[:2]] = seen[2]
     check(malformed == 0, "[restart] every console line is whole (%d malformed)" % malformed)
     check(all(last.get((r, st)) == LINES - 1 for r in range(2) for st in ("out", "err")),
           "[restart] the last attempt's lines all reached the console (last seen: %s)" % last)
