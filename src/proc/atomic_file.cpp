@@ -54,7 +54,32 @@ void make_directories(const std::string& path) {
     }
 }
 
-void write_file_atomically(const std::string& path, const std::string& content) {
+std::string resolve_symlinks(const std::string& path) {
+    std::string current = path;
+    for (int hops = 0; hops < 40; ++hops) {
+        struct stat st {};
+        if (lstat(current.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) {
+            return current;
+        }
+        std::string target(4096, '\0');
+        const ssize_t n = readlink(current.c_str(), target.data(), target.size());
+        if (n <= 0) {
+            return current;
+        }
+        target.resize(static_cast<size_t>(n));
+        if (target[0] != '/') {
+            const std::string dir = parent_directory(current);
+            target = dir.empty() ? target : (dir == "/" ? "/" : dir + "/") + target;
+        }
+        current = target;
+    }
+    throw Error(fmt::format("cannot write {}: {}", path, os_error(ELOOP)));
+}
+
+void write_file_atomically(const std::string& given_path, const std::string& content) {
+    // A symlinked file (a config kept in a dotfiles repository) is updated where it
+    // lives, as open(2) would write through the link; the link itself stays.
+    const std::string path = resolve_symlinks(given_path);
     std::string dir = parent_directory(path);
     std::string base = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
     if (base.empty()) {

@@ -161,4 +161,20 @@ with tempfile.TemporaryDirectory() as work:
         f.write("distributed_type: MULTI_WHAT\n")
     p = update(bad, work)
     c.check(p.returncode == 1 and "DistributedType" in p.stderr, f"bad distributed_type: {p.stderr.strip()!r}")
+
+    # A config kept in a dotfiles folder and linked into place: updated where it lives,
+    # the link kept (as upstream's open(path, "w") writes through it).
+    dotfiles = os.path.join(work, "dotfiles")
+    os.makedirs(dotfiles)
+    target = os.path.join(dotfiles, "accelerate.yaml")
+    with open(target, "w") as f:
+        f.write("distributed_type: MULTI_GPU\nnum_processes: 2\n")
+    link = os.path.join(work, "linked_config.yaml")
+    os.symlink(os.path.relpath(target, work), link)
+    p = update(link, work)
+    c.check(p.returncode == 0 and os.path.islink(link) and os.path.realpath(link) == os.path.realpath(target),
+            f"symlinked config: the link stays ({p.returncode}: {p.stderr.strip()!r})")
+    c.check(c.load(target).get("num_processes") == 2 and "compute_environment" in open(target).read(),
+            "symlinked config: the file it leads to holds the update")
+    c.check(sorted(os.listdir(dotfiles)) == ["accelerate.yaml"], f"no temporary left: {os.listdir(dotfiles)}")
 c.finish()

@@ -105,6 +105,42 @@ TEST(AtomicFile, FailureLeavesTheOldFileAndSaysWhy) {
     EXPECT_EQ(entries(t.path), (std::vector<std::string>{"dir.yaml", "ro"}));
 }
 
+TEST(AtomicFile, ASymlinkedFileIsUpdatedWhereItLivesAndTheLinkStays) {
+    // A config kept in a dotfiles repository: ~/.cache/.../default_config.yaml -> ~/dotfiles/x.yaml.
+    TempDir t;
+    ASSERT_EQ(mkdir((t.path + "/dotfiles").c_str(), 0755), 0);
+    ASSERT_EQ(mkdir((t.path + "/cache").c_str(), 0755), 0);
+    std::ofstream(t.path + "/dotfiles/acc.yaml") << "old\n";
+    ASSERT_EQ(symlink("../dotfiles/acc.yaml", (t.path + "/cache/default_config.yaml").c_str()), 0);
+    ASSERT_EQ(symlink((t.path + "/cache/default_config.yaml").c_str(), (t.path + "/chain.yaml").c_str()), 0);
+
+    acc::proc::write_file_atomically(t.path + "/chain.yaml", "new\n");
+    struct stat st {};
+    ASSERT_EQ(lstat((t.path + "/cache/default_config.yaml").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISLNK(st.st_mode)) << "the link was replaced by a file";
+    ASSERT_EQ(lstat((t.path + "/chain.yaml").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISLNK(st.st_mode));
+    EXPECT_EQ(read(t.path + "/dotfiles/acc.yaml"), "new\n");
+    EXPECT_EQ(entries(t.path + "/dotfiles"), std::vector<std::string>{"acc.yaml"});  // no temporary left
+
+    // A link to a file that does not exist yet: the file is created, the link kept.
+    ASSERT_EQ(symlink("fresh.yaml", (t.path + "/dotfiles/dangling.yaml").c_str()), 0);
+    acc::proc::write_file_atomically(t.path + "/dotfiles/dangling.yaml", "made\n");
+    EXPECT_EQ(read(t.path + "/dotfiles/fresh.yaml"), "made\n");
+    ASSERT_EQ(lstat((t.path + "/dotfiles/dangling.yaml").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISLNK(st.st_mode));
+
+    // A loop of links: one clear error, nothing written.
+    ASSERT_EQ(symlink("loop_b", (t.path + "/loop_a").c_str()), 0);
+    ASSERT_EQ(symlink("loop_a", (t.path + "/loop_b").c_str()), 0);
+    try {
+        acc::proc::write_file_atomically(t.path + "/loop_a", "x");
+        FAIL() << "no error for a loop of links";
+    } catch (const acc::Error& e) {
+        EXPECT_NE(std::string(e.what()).find("Too many levels of symbolic links"), std::string::npos) << e.what();
+    }
+}
+
 TEST(AtomicFile, MakeDirectoriesAndParent) {
     TempDir t;
     acc::proc::make_directories(t.path + "/a/b/c");

@@ -7,9 +7,15 @@ namespace acc::proc {
 
 // Write `content` to a temporary file in the same folder as `path`, fsync it,
 // rename it over `path`, then fsync the folder. The file keeps the mode of the
-// file it replaces (0644 & ~umask for a new one). Throws acc::Error naming the
-// path and the OS error; the old file is untouched on failure.
+// file it replaces (0644 & ~umask for a new one). When `path` is a symbolic link,
+// the file it leads to is replaced (created if missing) and the link stays, as a
+// plain write through it would do. Throws acc::Error naming the path and the OS
+// error; the old file is untouched on failure.
 void write_file_atomically(const std::string& path, const std::string& content);
+
+// The path a write to `path` lands on: symbolic links followed (relative targets
+// against the link's folder), the last one even if its target does not exist yet.
+std::string resolve_symlinks(const std::string& path);
 
 // mkdir -p; throws acc::Error naming the folder that could not be made.
 void make_directories(const std::string& path);
