@@ -161,13 +161,19 @@ std::string verdict_text(const launch::LaunchPlan& plan, const proc::GroupOutcom
     size_t idx = *out.first_failure;
     const auto& failed = out.workers[idx];
     const auto& spec = plan.workers[idx];
+    // A worker the system would not fork has no pid to name.
+    const std::string pid = failed.pid > 0 ? fmt::format(", pid {}", failed.pid) : "";
     std::string who = plan.workers.size() > 1 || plan.torchrun_env
-                          ? fmt::format("rank {} (local_rank {}, pid {})", spec.rank, spec.local_rank, failed.pid)
-                          : fmt::format("the worker (pid {})", failed.pid);
-    std::string how = failed.exec_errno
-                          ? fmt::format("could not start: {}: {}", spec.argv[0], std::strerror(failed.exec_errno))
-                      : failed.oom_killed ? "was killed by the kernel's OOM killer (signal 9, SIGKILL)"
-                                          : launch::describe(failed.status);
+                          ? fmt::format("rank {} (local_rank {}{})", spec.rank, spec.local_rank, pid)
+                          : failed.pid > 0 ? fmt::format("the worker (pid {})", failed.pid) : "the worker";
+    std::string how =
+        failed.fork_errno
+            ? fmt::format("could not be started: fork failed: {} ({})", std::strerror(failed.fork_errno),
+                          failed.fork_errno == EAGAIN ? "a limit on processes: ulimit -u, or the cgroup's pids.max"
+                                                      : "the system is short of memory")
+        : failed.exec_errno ? fmt::format("could not start: {}: {}", spec.argv[0], std::strerror(failed.exec_errno))
+        : failed.oom_killed ? "was killed by the kernel's OOM killer (signal 9, SIGKILL)"
+                            : launch::describe(failed.status);
     std::vector<std::string> stopped;
     for (size_t i = 0; i < out.workers.size(); ++i) {
         if (i != idx && out.workers[i].stopped_by_launcher) {
@@ -208,7 +214,9 @@ launch::JobVerdict job_verdict(const launch::LaunchPlan& plan, const proc::Group
         wv.pid = w.pid;
         wv.status = w.status;
         wv.stopped_by_launcher = w.stopped_by_launcher;
-        if (w.exec_errno) {
+        if (w.fork_errno) {
+            wv.exec_error = fmt::format("fork: {}", std::strerror(w.fork_errno));
+        } else if (w.exec_errno) {
             wv.exec_error = fmt::format("{}: {}", plan.workers[i].argv[0], std::strerror(w.exec_errno));
         }
         if (i < error_files.size() && is_file(error_files[i])) {  // the worker wrote one (@record)

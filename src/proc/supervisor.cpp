@@ -354,16 +354,24 @@ void Supervisor::reap(GroupOutcome& out, std::vector<bool>& live, const std::vec
         if (!w.status.exited && w.status.signal == SIGKILL && !w.stopped_by_launcher && m_oom_kills_at_start >= 0) {
             w.oom_killed = oom_kill_count() > m_oom_kills_at_start;
         }
-        if (!w.status.success() && !out.first_failure && !out.launcher_signal && !out.stopped_externally) {
-            out.first_failure = idx;
-            w.stopped_by_launcher = false;
-            if (m_options.on_first_failure) {
-                m_options.on_first_failure(idx, w.status);
-            }
-            stop_all(SIGTERM, out, live, pids);
-            m_kill_deadline = std::chrono::steady_clock::now() + m_options.grace_period;
+        if (!w.status.success()) {
+            first_failure(idx, out, live, pids);
         }
     }
+}
+
+void Supervisor::first_failure(size_t idx, GroupOutcome& out, const std::vector<bool>& live,
+                               const std::vector<pid_t>& pids) {
+    if (out.first_failure || out.launcher_signal || out.stopped_externally) {
+        return;
+    }
+    out.first_failure = idx;
+    out.workers[idx].stopped_by_launcher = false;
+    if (m_options.on_first_failure) {
+        m_options.on_first_failure(idx, out.workers[idx].status);
+    }
+    stop_all(SIGTERM, out, live, pids);
+    m_kill_deadline = std::chrono::steady_clock::now() + m_options.grace_period;
 }
 
 bool Supervisor::shutting_down(const GroupOutcome& out) const {
@@ -519,7 +527,19 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
             handle_signal(*sig, out, live, pids);
             break;
         }
-        Spawned s = spawn_process(specs[i]);
+        Spawned s;
+        try {
+            s = spawn_process(specs[i]);
+        } catch (const std::system_error& e) {
+            // No process at all (a process limit, memory): this rank fails to start, and
+            // the ranks already running are stopped in order, as after any failure.
+            auto& w = out.workers[i];
+            w.fork_errno = e.code().value();
+            w.status = launch::WaitStatus{true, 1, 0, false};
+            w.ended = std::chrono::steady_clock::now();
+            first_failure(i, out, live, pids);
+            break;
+        }
         pids[i] = s.pid;
         live[i] = true;
         if (specs[i].take_terminal) {

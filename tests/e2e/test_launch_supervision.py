@@ -2,9 +2,11 @@
 names the rank in its verdict, shows the @record traceback, and leaves nothing behind
 (no process, no run folder)."""
 import os
+import re
+import subprocess
 import time
 
-from lib import TempDir, check, clean_env, finish, launch
+from lib import ACCELERATE, TempDir, check, clean_env, finish, launch
 from supervision import (kill_leftovers, launch_args, lines, processes_with, reset_out, signals,
                          write_worker)
 
@@ -88,5 +90,48 @@ with TempDir() as tmp:
     check(took < 25, "[grace] --grace_period 1.5 shortened the 30 s default (%.1f s)" % took)
     check(left == [], "[grace] nothing survives (%s)" % left)
     check("rank 1 (local_rank 1" in r.stderr and "stopped ranks 0, 2" in r.stderr, "[grace] verdict: %r" % r.stderr[-400:])
+
+    # The system refuses to fork a rank (a process limit: ulimit -u, a cgroup's pids.max):
+    # that rank is the failure, the ranks already running are stopped in order, one
+    # verdict line says why; no "internal error", nothing left. Run as nobody, whose
+    # RLIMIT_NPROC leaves room for the launcher and a few workers only.
+    if os.geteuid() == 0:
+        import json
+        import resource
+
+        def nobody_with_few_processes():
+            mine = sum(1 for p in os.listdir("/proc") if p.isdigit() and
+                       "\nUid:\t65534\t" in (open("/proc/%s/status" % p).read() if os.path.exists("/proc/%s/status" % p) else ""))
+            resource.setrlimit(resource.RLIMIT_NPROC, (mine + 5, mine + 5))
+            os.setgid(65534)
+            os.setuid(65534)
+
+        marker = "sup_nproc_%d" % os.getpid()
+        verdict_path = os.path.join("/tmp", "acc_nproc_%d.json" % os.getpid())
+        r = subprocess.run([ACCELERATE, "launch", "--cpu", "--num_processes", "8", "--main_process_port", "0",
+                            "--verdict_json", verdict_path, "--no_python", "/bin/sleep", "30"], cwd="/tmp",
+                           env=clean_env("/tmp", ACC_TEST_MARKER=marker, HF_HOME="/nonexistent_acc_hf"),
+                           preexec_fn=nobody_with_few_processes,
+                           capture_output=True, text=True, timeout=120)
+        left = processes_with(marker)
+        kill_leftovers(marker)
+        m = re.search(r"accelerate launch: rank (\d+) \(local_rank \d+\) could not be started: fork failed: "
+                      r"Resource temporarily unavailable \(a limit on processes: ulimit -u, or the cgroup's pids.max\); "
+                      r"stopped ranks? ([\d, ]+)", r.stderr)
+        check(r.returncode == 1 and m is not None and "internal error" not in r.stderr,
+              "[fork refused] exit 1, one verdict line naming the rank and the limit (%d: %r)"
+              % (r.returncode, r.stderr[-400:]))
+        if m:
+            check([int(x) for x in m.group(2).split(", ")] == list(range(int(m.group(1)))),
+                  "[fork refused] the ranks started before it were stopped: %s" % m.group(2))
+        check(left == [], "[fork refused] nothing survives (%s)" % left)
+        try:
+            with open(verdict_path) as f:
+                ff = json.load(f)["first_failure"]
+            os.remove(verdict_path)
+        except (OSError, ValueError, KeyError):
+            ff = None
+        check(ff is not None and ff["description"] == "could not start: fork: Resource temporarily unavailable"
+              and ff["pid"] is None, "[fork refused] the verdict file says so: %s" % ff)
 
 finish()

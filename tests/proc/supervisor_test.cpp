@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 using namespace std::chrono_literals;
@@ -194,6 +196,73 @@ TEST_F(SupervisorTest, AllSucceed) {
 
 TEST_F(SupervisorTest, ExitThreeStopsTheOthersAtOnce) {
     expect_fast_teardown({"sleep_ms", "100", "exit", "3"}, 3);
+}
+
+// Processes of `uid` alive now (RLIMIT_NPROC counts them all).
+int processes_of(uid_t uid) {
+    int count = 0;
+    DIR* d = opendir("/proc");
+    while (dirent* e = readdir(d)) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') {
+            continue;
+        }
+        const std::string status = slurp(std::string("/proc/") + e->d_name + "/status");
+        if (status.find("\nUid:\t" + std::to_string(uid) + "\t") != std::string::npos) {
+            ++count;
+        }
+    }
+    closedir(d);
+    return count;
+}
+
+TEST_F(SupervisorTest, AWorkerTheSystemWillNotForkIsAFailureAndTheOthersAreStopped) {
+    // A process limit (ulimit -u, a cgroup's pids.max) lets the first two workers start
+    // and refuses the third: that is rank 2's failure, the two running ones are stopped
+    // in order, and nothing is thrown at the caller. Run as `nobody` in a helper process,
+    // with RLIMIT_NPROC at what that user has plus the helper and two workers.
+    if (geteuid() != 0) {
+        GTEST_SKIP() << "needs root to become another user";
+    }
+    const uid_t nobody = 65534;
+    int report[2];
+    ASSERT_EQ(pipe(report), 0);
+    const int limit = processes_of(nobody) + 3;
+    const pid_t helper = fork();
+    ASSERT_GE(helper, 0);
+    if (helper == 0) {
+        close(report[0]);
+        rlimit nproc{static_cast<rlim_t>(limit), static_cast<rlim_t>(limit)};
+        if (setrlimit(RLIMIT_NPROC, &nproc) != 0 || setgid(nobody) != 0 || setuid(nobody) != 0) {
+            _exit(90);
+        }
+        std::string result;
+        try {
+            Supervisor sup(SupervisorOptions{30s});
+            GroupOutcome out = sup.run({child({"forever"}), child({"forever"}), child({"forever"})});
+            const auto& refused = out.workers[2];
+            result = fmt::format("first={} fork_errno={} status={} stopped={}{} signals={},{} pid2={}",
+                                 out.first_failure.value_or(99), refused.fork_errno, refused.status.shell_status(),
+                                 out.workers[0].stopped_by_launcher, out.workers[1].stopped_by_launcher,
+                                 out.workers[0].status.signal, out.workers[1].status.signal, refused.pid);
+        } catch (const std::exception& e) {
+            result = std::string("threw: ") + e.what();
+        }
+        (void)!write(report[1], result.data(), result.size());
+        _exit(0);
+    }
+    close(report[1]);
+    std::string result;
+    char buf[256];
+    for (ssize_t n; (n = read(report[0], buf, sizeof buf)) > 0;) {
+        result.append(buf, static_cast<size_t>(n));
+    }
+    close(report[0]);
+    int status = 0;
+    ASSERT_EQ(waitpid(helper, &status, 0), helper);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "helper status " << status;
+    EXPECT_EQ(result, fmt::format("first=2 fork_errno={} status=1 stopped=truetrue signals={},{} pid2=-1", EAGAIN,
+                                  SIGTERM, SIGTERM));
+    EXPECT_TRUE(survivors().empty());
 }
 
 TEST_F(SupervisorTest, SegfaultIsSignal11AndStatus139) {

@@ -25,6 +25,9 @@ struct WorkerOutcome {
     launch::WaitStatus status;
     bool stopped_by_launcher = false;  // we signalled it before it ended
     int exec_errno = 0;
+    // The system would not make the process at all (vfork failed: a process limit such
+    // as `ulimit -u` or a cgroup's pids.max, or memory). Its status then reads exit 1.
+    int fork_errno = 0;
     std::chrono::steady_clock::time_point ended;
     // Killed by SIGKILL that we did not send while the kernel's OOM-kill count rose.
     bool oom_killed = false;
@@ -95,6 +98,9 @@ class Supervisor {
   private:
     void handle_signal(int signo, GroupOutcome& out, std::vector<bool>& live, const std::vector<pid_t>& pids);
     void stop_all(int signo, GroupOutcome& out, const std::vector<bool>& live, const std::vector<pid_t>& pids);
+    // Worker `idx` failed, first unless another did: stop the others (SIGTERM, SIGKILL
+    // after the grace period) and tell the caller's hook.
+    void first_failure(size_t idx, GroupOutcome& out, const std::vector<bool>& live, const std::vector<pid_t>& pids);
     void reap(GroupOutcome& out, std::vector<bool>& live, const std::vector<pid_t>& pids, size_t& remaining);
     void wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& pids);
     // The job is being stopped (a failure, a launcher signal, an external stop).
