@@ -23,6 +23,7 @@
 
 #include "acc/launch/job_control.hpp"
 #include "acc/proc/kernel_file.hpp"
+#include "acc/util/error.hpp"
 #include "acc/util/strings.hpp"
 
 namespace acc::proc {
@@ -618,6 +619,21 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
     return out;
 }
 
+namespace {
+
+// Before any worker starts: one line naming the file and what to do about it.
+[[noreturn]] void throw_log_error(const std::string& path, int err) {
+    std::string hint;
+    if (err == EMFILE || err == ENFILE) {
+        hint = " (each captured stream holds files open: raise `ulimit -n`, or capture fewer streams)";
+    } else if (err == EACCES || err == EROFS || err == ENOSPC) {
+        hint = "; pass a writable --log_dir";
+    }
+    throw Error("cannot open the worker log " + path + ": " + std::strerror(err) + hint);
+}
+
+}  // namespace
+
 void Supervisor::open_outputs(std::vector<ProcessSpec>& specs, const std::vector<WorkerOutput>& outputs,
                               std::vector<int>& child_fds) {
     for (size_t i = 0; i < outputs.size() && i < specs.size(); ++i) {
@@ -637,7 +653,7 @@ void Supervisor::open_outputs(std::vector<ProcessSpec>& specs, const std::vector
             // --tee alike): it never waits for us or for the console.
             int file = open(st.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
             if (file < 0) {
-                throw std::system_error(errno, std::generic_category(), "open " + st.path);
+                throw_log_error(st.path, errno);
             }
             st.child_fd = file;
             child_fds.push_back(file);
@@ -647,7 +663,7 @@ void Supervisor::open_outputs(std::vector<ProcessSpec>& specs, const std::vector
             // --tee: we follow the file from its start with a read fd of our own.
             int reader = open(st.path.c_str(), O_RDONLY | O_CLOEXEC);
             if (reader < 0) {
-                throw std::system_error(errno, std::generic_category(), "open " + st.path);
+                throw_log_error(st.path, errno);
             }
             auto tap = std::make_unique<Tap>(o.prefix);
             tap->file_fd = reader;

@@ -1,5 +1,6 @@
 """Bad input: one clear line naming the problem, the right exit status, no traceback, no worker."""
 import os
+import resource
 
 from lib import TempDir, check, clean_env, finish, launch
 
@@ -44,6 +45,17 @@ with TempDir() as tmp:
     case(["--config_file", tmp, "t.py"], 1, "is a folder; pass the YAML or JSON file in it")
     case(["--cpu", "--num_processes", "2", "--log_dir", "/proc/no/such/dir", "t.py"], 1,
          "cannot create the run folder in --log_dir /proc/no/such/dir")
+
+    # Out of file descriptors for the captured streams: a launcher error naming the limit,
+    # before any worker starts (was "internal error").
+    r = launch(["--cpu", "--num_processes", "12", "--main_process_port", "0", "--tee", "3", "--log_dir",
+                os.path.join(tmp, "logs"), "t.py"], cwd=tmp, env=env, timeout=30,
+               preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40)))
+    last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+    check(r.returncode == 1 and last.startswith("accelerate: error: cannot open the worker log ")
+          and last.endswith(": Too many open files (each captured stream holds files open: raise `ulimit -n`, "
+                            "or capture fewer streams)"), f"[ulimit -n 40] one line naming the limit: {last!r}")
+    check(not os.path.exists(os.path.join(tmp, "started")), "[ulimit -n 40] no worker started")
 
     # Usage errors are one line: the problem, and where to look.
     r = launch(["--num_processes", "two", "t.py"], cwd=tmp, env=env, timeout=30)
