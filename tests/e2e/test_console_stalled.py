@@ -3,13 +3,18 @@ stalled) under `--tee`: the launcher writes to it without blocking, so it still 
 signals and failures at once, and loses nothing once the console reads again.
 
 - a pipe nobody reads, then SIGTERM: the run stops (exit 143) within seconds, nothing left;
-- the same with a terminal (a pseudo-terminal nobody reads);
+- stderr on that pipe too: the --verdict_json file is written at once; the last message
+  waits for a reader, or for a second SIGTERM, which ends the launcher at once;
+- a terminal (a pseudo-terminal) nobody reads, then SIGTERM;
 - a pipe nobody reads, then a rank fails: the other rank is stopped at once;
-- a pipe read only after 2 s, stdout and stderr on it: every line arrives, whole and in order.
+- a pipe, then a socket (journald's stream), read only after 2 s with stdout and stderr
+  on it: every line arrives, whole and in order;
+- a restart while nobody reads: it does not wait, and every line is whole once read.
 """
 import os
 import pty
 import signal
+import socket
 import subprocess
 import time
 
@@ -240,6 +245,30 @@ with TempDir() as tmp:
         expected[seen[:2]] += 1
     check(bad == 0, "[recover] every console line is whole and in order (%d bad)" % bad)
     check(all(v == 20000 for v in expected.values()), "[recover] no line lost: %s" % expected)
+    kill_leftovers(marker)
+
+    # A socket as the console (journald's stream under systemd), unread for 2 s: written
+    # with send(MSG_DONTWAIT), nothing lost.
+    out = fresh(tmp, "socket")
+    marker = "stalled_socket_%d" % os.getpid()
+    ours, theirs = socket.socketpair()
+    p = subprocess.Popen(argv(worker, out, "both", 20000), cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker),
+                         stdout=theirs.fileno(), stderr=theirs.fileno())
+    theirs.close()
+    time.sleep(2.0)
+    ours.settimeout(120)
+    chunks = []
+    while True:
+        chunk = ours.recv(1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    ours.close()
+    code = wait_exit(p, 60)
+    seen = list(worker_lines(b"".join(chunks)))
+    check(code == 0 and None not in seen and len(seen) == 80000,
+          "[socket] exit 0, all 80,000 lines whole (exit %s, %d lines, %d not whole)"
+          % (code, len(seen), seen.count(None)))
     kill_leftovers(marker)
 
     # A restart while nobody reads the console: the failed attempt's copy is given up on
