@@ -6,7 +6,6 @@
 #include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -246,11 +245,7 @@ Supervisor::Supervisor(SupervisorOptions options) : m_options(options) {
 Supervisor::~Supervisor() {
     kill_orphans();
     close_taps(true, false);
-    for (auto& sink : m_sinks) {
-        if (sink->own_fd) {
-            close(sink->fd);
-        }
-    }
+    m_sinks.clear();  // each closes its own open of the console
     if (m_signal_fd >= 0) {
         close(m_signal_fd);
     }
@@ -710,7 +705,7 @@ int Supervisor::poll_events(int timeout_ms) {
     for (auto& sink : m_sinks) {
         if (sink->blocked()) {
             waiting.push_back(sink.get());
-            fds.push_back({sink->fd, POLLOUT, 0});
+            fds.push_back({sink->fd(), POLLOUT, 0});
         }
     }
     if (!m_taps.empty()) {
@@ -737,7 +732,7 @@ int Supervisor::poll_events(int timeout_ms) {
     }
     for (size_t i = 0; r > 0 && i < waiting.size(); ++i) {
         if (fds[first_sink + i].revents != 0) {
-            flush(*waiting[i]);  // its paused taps go on below, once it is written out
+            waiting[i]->flush();  // its paused taps go on below, once it is written out
         }
     }
     if (m_taps.empty() || taps_resting) {
@@ -835,7 +830,7 @@ void Supervisor::pump(Tap& tap, size_t budget) {
         // Complete lines only; what the console does not take now is written before
         // anything else goes to it, so another rank's lines cannot land inside one.
         if (!m_out_buf.empty() && tap.sink != nullptr) {
-            offer(*tap.sink, m_out_buf);
+            tap.sink->offer(m_out_buf);
         }
     }
 }
@@ -858,7 +853,7 @@ void Supervisor::follow_truncation(Tap& tap) {
     m_out_buf += tap.prefixer.prefix();
     m_out_buf += "accelerate launch: " + tap.log_path + " was truncated; following it from its new start\n";
     if (tap.sink != nullptr) {
-        offer(*tap.sink, m_out_buf);
+        tap.sink->offer(m_out_buf);
     }
 }
 
@@ -870,7 +865,7 @@ void Supervisor::close_taps(bool stopped, bool wait) {
         m_out_buf.clear();
         t->prefixer.finish(m_out_buf);  // a last line without its newline
         if (!m_out_buf.empty() && t->sink != nullptr) {
-            offer(*t->sink, m_out_buf);
+            t->sink->offer(m_out_buf);
         }
         if (t->file_fd >= 0) {
             close(t->file_fd);
@@ -881,7 +876,7 @@ void Supervisor::close_taps(bool stopped, bool wait) {
     // The verdict and the next attempt's output come after all of it.
     finish_sinks(stopped, wait);
     for (auto& sink : m_sinks) {
-        sink->given_up = false;  // the next attempt's output, and tell(), are offered to it again
+        sink->resume();  // the next attempt's output, and tell(), are offered to it again
     }
 }
 
@@ -889,45 +884,25 @@ void Supervisor::tell(std::string_view text, bool last) {
     // Through the sink: the text never lands inside a worker's line, and a full console
     // cannot hold up a restart, nor keep a further stop signal from ending the launcher.
     ConsoleSink& sink = *console_sink(STDERR_FILENO);
-    offer(sink, text);
+    sink.offer(text);
     while (sink.blocked()) {
         if (!wait_for_console(sink, last ? -1 : k_stalled_console_ms)) {
-            give_up(sink);
+            sink.give_up();
         }
     }
-    sink.given_up = false;
+    sink.resume();
 }
 
-Supervisor::ConsoleSink* Supervisor::console_sink(int console_fd) {
+ConsoleSink* Supervisor::console_sink(int console_fd) {
     struct stat st{};
-    const bool open = fstat(console_fd, &st) == 0;
-    for (auto& sink : m_sinks) {
-        if (open && sink->dev == st.st_dev && sink->ino == st.st_ino) {
-            return sink.get();
+    if (fstat(console_fd, &st) == 0) {
+        for (auto& sink : m_sinks) {
+            if (sink->is(st.st_dev, st.st_ino)) {
+                return sink.get();
+            }
         }
     }
-    auto sink = std::make_unique<ConsoleSink>();
-    sink->fd = console_fd;
-    sink->gone = !open;
-    sink->dev = st.st_dev;
-    sink->ino = st.st_ino;
-    if (open && S_ISSOCK(st.st_mode)) {
-        sink->socket = true;  // e.g. journald's stream under systemd
-    } else if (open && !S_ISREG(st.st_mode)) {
-        // A terminal or a pipe: opened again, non-blocking. A new open file description,
-        // so O_NONBLOCK does not reach the shell or the workers that share the console's.
-        // (A file never stalls, and opening it again would write at another offset.)
-        const std::string path = "/proc/self/fd/" + std::to_string(console_fd);
-        const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-        struct stat again{};
-        if (fd >= 0 && fstat(fd, &again) == 0 && again.st_dev == st.st_dev && again.st_ino == st.st_ino) {
-            sink->fd = fd;
-            sink->own_fd = true;
-        } else if (fd >= 0) {
-            close(fd);  // not the same file: keep the console's own (blocking) fd
-        }
-    }
-    m_sinks.push_back(std::move(sink));
+    m_sinks.push_back(ConsoleSink::open(console_fd));
     return m_sinks.back().get();
 }
 
@@ -953,58 +928,7 @@ void discard_idle_signals() {
     }
 }
 
-// One write of as much of `data` as the sink's console takes now; -1 with errno set.
-ssize_t put(int fd, bool socket, const char* data, size_t size) {
-    return socket ? send(fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL) : write(fd, data, size);
-}
-
 }  // namespace
-
-void Supervisor::offer(ConsoleSink& sink, std::string_view text) {
-    if (sink.gone || sink.given_up || text.empty()) {
-        return;
-    }
-    if (sink.blocked()) {
-        sink.pending.append(text);  // behind what waits already
-        return;
-    }
-    // Straight from the caller's buffer; only what the console refuses is copied.
-    size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = put(sink.fd, sink.socket, text.data() + done, text.size() - done);
-        if (n > 0) {
-            done += static_cast<size_t>(n);
-            sink.mid_line = text[done - 1] != '\n' && text[done - 1] != '\r';
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            sink.pending.assign(text.substr(done));
-            sink.written = 0;
-            return;
-        } else {
-            sink.gone = true;  // EPIPE (`| head` ended), EIO (terminal hung up), ENOSPC...
-            return;
-        }
-    }
-}
-
-void Supervisor::flush(ConsoleSink& sink) {
-    while (sink.blocked()) {
-        const ssize_t n = put(sink.fd, sink.socket, sink.pending.data() + sink.written, sink.pending.size() - sink.written);
-        if (n > 0) {
-            sink.written += static_cast<size_t>(n);
-            sink.mid_line = sink.pending[sink.written - 1] != '\n' && sink.pending[sink.written - 1] != '\r';
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return;
-        } else {
-            sink.gone = true;
-        }
-    }
-    sink.pending.clear();
-    sink.written = 0;
-}
 
 bool Supervisor::wait_for_console(ConsoleSink& sink, int timeout_ms) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
@@ -1022,12 +946,12 @@ bool Supervisor::wait_for_console(ConsoleSink& sink, int timeout_ms) {
         // Without a limit the signalfd is watched too, so that a stop signal ends the wait
         // at once. (A limited wait is short; a stop signal pending then would keep the
         // signalfd readable.)
-        pollfd fds[2] = {{sink.fd, POLLOUT, 0}, {m_signal_fd, POLLIN, 0}};
+        pollfd fds[2] = {{sink.fd(), POLLOUT, 0}, {m_signal_fd, POLLIN, 0}};
         if (poll(fds, timeout_ms < 0 ? 2 : 1, left) < 0 && errno != EINTR) {
             return false;
         }
         if (fds[0].revents != 0) {
-            flush(sink);
+            sink.flush();
             return true;
         }
         if (timeout_ms < 0 && fds[1].revents != 0 && !stop_signal_pending()) {
@@ -1046,31 +970,10 @@ void Supervisor::finish_sinks(bool stopped, bool wait) {
             // given up on.
             const bool limited = stopped || stop_signal_pending();
             if (!wait || (!wait_for_console(*sink, limited ? k_stalled_console_ms : -1) && limited)) {
-                give_up(*sink);
+                sink->give_up();
             }
         }
     }
-}
-
-void Supervisor::give_up(ConsoleSink& sink) {
-    // A further stop signal, or after a stop a console that took nothing for
-    // k_stalled_console_ms: what it has not taken is in the log files. Only the rest of
-    // a line it took in part is kept, to go before anything else: no line is ever cut.
-    size_t keep = 0;
-    if (sink.mid_line && sink.written < sink.pending.size()) {
-        size_t end = sink.pending.find_first_of("\r\n", sink.written);
-        if (end == std::string::npos) {
-            end = sink.pending.size();
-        } else if (sink.pending[end] == '\r' && end + 1 < sink.pending.size() && sink.pending[end + 1] == '\n') {
-            end += 2;
-        } else {
-            end += 1;
-        }
-        keep = end - sink.written;
-    }
-    sink.pending = sink.pending.substr(std::min(sink.written, sink.pending.size()), keep);
-    sink.written = 0;
-    sink.given_up = true;
 }
 
 void Supervisor::settle() {
@@ -1080,7 +983,7 @@ void Supervisor::settle() {
     struct stat st{};
     const bool has_stderr = fstat(STDERR_FILENO, &st) == 0;
     for (auto& sink : m_sinks) {
-        const bool messages = has_stderr && sink->dev == st.st_dev && sink->ino == st.st_ino;
+        const bool messages = has_stderr && sink->is(st.st_dev, st.st_ino);
         while (sink->blocked() && wait_for_console(*sink, messages ? -1 : k_stalled_console_ms)) {
         }
     }
@@ -1121,7 +1024,7 @@ void Supervisor::drain(Tap& tap, bool stopped, bool wait) {
             // The console is full. After a stop it gets k_stalled_console_ms to take more.
             if (!wait || !wait_for_console(*tap.sink, stopped ? k_stalled_console_ms : -1)) {
                 if (!stop_signal_pending()) {
-                    give_up(*tap.sink);
+                    tap.sink->give_up();
                     return;
                 }
             }
@@ -1158,7 +1061,7 @@ void Supervisor::skip_on_console(Tap& tap, off_t target, off_t end) {
     m_out_buf += "accelerate launch: " + format_bytes(static_cast<std::uint64_t>(resume - from)) +
                  " of this output not shown here (the run was stopped); all of it is in " + tap.log_path + "\n";
     if (tap.sink != nullptr) {
-        offer(*tap.sink, m_out_buf);
+        tap.sink->offer(m_out_buf);
     }
 }
 

@@ -16,6 +16,7 @@
 #include "acc/launch/exit_policy.hpp"
 #include "acc/launch/line_splitter.hpp"
 #include "acc/launch/output_spec.hpp"
+#include "acc/proc/console_sink.hpp"
 #include "acc/proc/spawn.hpp"
 
 namespace acc::proc {
@@ -129,26 +130,6 @@ class Supervisor {
     // Our direct children right now (workers, and descendants reparented to us).
     static std::vector<pid_t> own_children();
 
-    // Where tee'd lines go: the launcher's stdout or stderr, one sink per destination
-    // (stdout and stderr on the same terminal or pipe share it, so their lines cannot
-    // mix). Written without blocking: a console that takes nothing (a full pipe, a
-    // paused `less`, a frozen terminal, a stalled ssh) never keeps the supervisor from
-    // serving signals, exits and failures. What the console has not taken yet waits in
-    // `pending` (whole lines only) and the taps feeding it pause meanwhile; their
-    // workers write to files and never wait.
-    struct ConsoleSink {
-        int fd = -1;          // a non-blocking open of the console, else the console's own fd
-        bool own_fd = false;  // `fd` is ours to close
-        bool socket = false;  // written with send(MSG_DONTWAIT)
-        dev_t dev = 0;
-        ino_t ino = 0;
-        std::string pending;
-        size_t written = 0;  // how much of `pending` the console has taken
-        bool gone = false;   // a write failed (EPIPE, EIO, ...): its output is dropped from now on
-        bool given_up = false;  // full for too long after a stop: the rest of this attempt's copy is dropped
-        bool mid_line = false;  // the last byte the console took ended no line
-        bool blocked() const { return !gone && !given_up && written < pending.size(); }
-    };
     // One tee'd stream: our own read fd on the worker's log file, and the console.
     struct Tap {
         int file_fd = -1;
@@ -161,18 +142,13 @@ class Supervisor {
         explicit Tap(std::string prefix) : prefixer(std::move(prefix)) {}
         bool paused() const { return sink != nullptr && sink->blocked(); }
     };
-    // The sink for the console on `console_fd` (1 or 2), opened on first use.
+    // The sink for the console on `console_fd` (1 or 2), opened on first use; one per
+    // destination, so stdout and stderr on the same terminal or pipe share it and their
+    // lines cannot mix.
     ConsoleSink* console_sink(int console_fd);
-    // Write `text` (whole lines) to the console as far as it takes it now; keep the rest.
-    static void offer(ConsoleSink& sink, std::string_view text);
-    // Write what the sink holds as far as the console takes it now.
-    static void flush(ConsoleSink& sink);
-    // Wait until the console takes more, a stop signal is pending, or `timeout_ms` passes
-    // (-1: no limit). False if it took nothing.
+    // Wait until the console takes more or `timeout_ms` passes; with -1, no time limit
+    // but a pending stop signal ends the wait. False if it took nothing.
     bool wait_for_console(ConsoleSink& sink, int timeout_ms);
-    // Drop what the sink holds but the rest of a line the console took in part, and
-    // everything it is offered until the taps are closed.
-    static void give_up(ConsoleSink& sink);
     // Opens the log files for `outputs`, setting the fds in `specs`; our copies of the
     // workers' fds, to close once they are spawned, go to `child_fds`.
     void open_outputs(std::vector<ProcessSpec>& specs, const std::vector<WorkerOutput>& outputs,
@@ -194,8 +170,9 @@ class Supervisor {
     // Without `wait` (unwinding), nothing waits for a full console.
     void close_taps(bool stopped, bool wait = true);
     void drain(Tap& tap, bool stopped, bool wait);
-    // Every sink written out; after a stop, or without `wait`, not beyond a console
-    // that takes nothing for k_stalled_console_ms.
+    // Every sink written out. Without `wait` nothing is waited for; after a stop, or a
+    // stop signal while waiting, a console that takes nothing for k_stalled_console_ms
+    // is given up on.
     void finish_sinks(bool stopped, bool wait);
     // Move the tap's read position to the first line at or after `target` (or to
     // `end`), telling the console how much of the file it skipped and where it is.

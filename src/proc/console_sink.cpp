@@ -1,0 +1,122 @@
+#include "acc/proc/console_sink.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace acc::proc {
+
+std::unique_ptr<ConsoleSink> ConsoleSink::open(int console_fd) {
+    std::unique_ptr<ConsoleSink> sink(new ConsoleSink());
+    sink->m_fd = console_fd;
+    struct stat st{};
+    if (fstat(console_fd, &st) != 0) {
+        sink->m_gone = true;
+        return sink;
+    }
+    sink->m_dev = st.st_dev;
+    sink->m_ino = st.st_ino;
+    if (S_ISSOCK(st.st_mode)) {
+        sink->m_socket = true;  // e.g. journald's stream under systemd
+    } else if (!S_ISREG(st.st_mode)) {
+        // A terminal or a pipe: opened again, non-blocking. A new open file description,
+        // so O_NONBLOCK does not reach the shell or the workers that share the console's.
+        // (A file never stalls, and opening it again would write at another offset.)
+        const std::string path = "/proc/self/fd/" + std::to_string(console_fd);
+        const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        struct stat again{};
+        if (fd >= 0 && fstat(fd, &again) == 0 && again.st_dev == st.st_dev && again.st_ino == st.st_ino) {
+            sink->m_fd = fd;
+            sink->m_own_fd = true;
+        } else if (fd >= 0) {
+            close(fd);  // not the same file: keep the console's own (blocking) fd
+        }
+    }
+    return sink;
+}
+
+ConsoleSink::~ConsoleSink() {
+    if (m_own_fd) {
+        close(m_fd);
+    }
+}
+
+ssize_t ConsoleSink::put(const char* data, size_t size) const {
+    return m_socket ? send(m_fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL) : write(m_fd, data, size);
+}
+
+void ConsoleSink::took(const char* data, size_t n) {
+    m_mid_line = data[n - 1] != '\n' && data[n - 1] != '\r';
+}
+
+void ConsoleSink::offer(std::string_view text) {
+    if (m_gone || m_given_up || text.empty()) {
+        return;
+    }
+    if (blocked()) {
+        m_pending.append(text);
+        return;
+    }
+    // Straight from the caller's buffer; only what the console refuses is copied.
+    size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = put(text.data() + done, text.size() - done);
+        if (n > 0) {
+            took(text.data() + done, static_cast<size_t>(n));
+            done += static_cast<size_t>(n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            m_pending.assign(text.substr(done));
+            m_written = 0;
+            return;
+        } else {
+            m_gone = true;  // EPIPE (`| head` ended), EIO (terminal hung up), ENOSPC...
+            return;
+        }
+    }
+}
+
+void ConsoleSink::flush() {
+    while (blocked()) {
+        const ssize_t n = put(m_pending.data() + m_written, m_pending.size() - m_written);
+        if (n > 0) {
+            took(m_pending.data() + m_written, static_cast<size_t>(n));
+            m_written += static_cast<size_t>(n);
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        } else {
+            m_gone = true;
+        }
+    }
+    m_pending.clear();
+    m_written = 0;
+}
+
+void ConsoleSink::give_up() {
+    // What the console has not taken is in the log files. Only the rest of a line it took
+    // in part is kept, to go before anything else.
+    size_t keep = 0;
+    if (m_mid_line && m_written < m_pending.size()) {
+        size_t end = m_pending.find_first_of("\r\n", m_written);
+        if (end == std::string::npos) {
+            end = m_pending.size();
+        } else if (m_pending[end] == '\r' && end + 1 < m_pending.size() && m_pending[end + 1] == '\n') {
+            end += 2;
+        } else {
+            end += 1;
+        }
+        keep = end - m_written;
+    }
+    m_pending = m_pending.substr(std::min(m_written, m_pending.size()), keep);
+    m_written = 0;
+    m_given_up = true;
+}
+
+}  // namespace acc::proc
