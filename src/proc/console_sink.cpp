@@ -49,8 +49,23 @@ ssize_t ConsoleSink::put(const char* data, size_t size) const {
     return m_socket ? send(m_fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL) : write(m_fd, data, size);
 }
 
-void ConsoleSink::took(const char* data, size_t n) {
-    m_mid_line = data[n - 1] != '\n' && data[n - 1] != '\r';
+size_t ConsoleSink::write_now(const char* data, size_t size) {
+    size_t done = 0;
+    while (done < size) {
+        const ssize_t n = put(data + done, size - done);
+        if (n > 0) {
+            done += static_cast<size_t>(n);
+            m_mid_line = data[done - 1] != '\n' && data[done - 1] != '\r';
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            break;  // full: the rest waits
+        } else {
+            m_gone = true;  // EPIPE (`| head` ended), EIO (terminal hung up), ENOSPC...
+            break;
+        }
+    }
+    return done;
 }
 
 void ConsoleSink::offer(std::string_view text) {
@@ -62,41 +77,22 @@ void ConsoleSink::offer(std::string_view text) {
         return;
     }
     // Straight from the caller's buffer; only what the console refuses is copied.
-    size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = put(text.data() + done, text.size() - done);
-        if (n > 0) {
-            took(text.data() + done, static_cast<size_t>(n));
-            done += static_cast<size_t>(n);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            m_pending.assign(text.substr(done));
-            m_written = 0;
-            return;
-        } else {
-            m_gone = true;  // EPIPE (`| head` ended), EIO (terminal hung up), ENOSPC...
-            return;
-        }
+    const size_t done = write_now(text.data(), text.size());
+    if (!m_gone && done < text.size()) {
+        m_pending.assign(text.substr(done));
+        m_written = 0;
     }
 }
 
 void ConsoleSink::flush() {
-    while (blocked()) {
-        const ssize_t n = put(m_pending.data() + m_written, m_pending.size() - m_written);
-        if (n > 0) {
-            took(m_pending.data() + m_written, static_cast<size_t>(n));
-            m_written += static_cast<size_t>(n);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            return;
-        } else {
-            m_gone = true;
-        }
+    if (!blocked()) {
+        return;
     }
-    m_pending.clear();
-    m_written = 0;
+    m_written += write_now(m_pending.data() + m_written, m_pending.size() - m_written);
+    if (!blocked()) {
+        m_pending.clear();  // all taken, or the console is gone
+        m_written = 0;
+    }
 }
 
 void ConsoleSink::give_up() {

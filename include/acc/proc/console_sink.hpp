@@ -44,7 +44,8 @@ class ConsoleSink {
     ConsoleSink() = default;
     // One write of as much as the console takes now; -1 with errno set.
     ssize_t put(const char* data, size_t size) const;
-    void took(const char* data, size_t n);
+    // Write until the console is full or refuses; how much it took.
+    size_t write_now(const char* data, size_t size);
 
     int m_fd = -1;          // a non-blocking open of the console, else the console's own fd
     bool m_own_fd = false;  // m_fd is ours to close
