@@ -125,6 +125,16 @@ class Shell:
     def text(self, start=0):
         return self.out[start:].decode(errors="replace")
 
+    def until_exit(self, start, timeout=30.0):
+        """Wait for the EXIT=<status> line a command sent at `start` ends with:
+        (whether it came, the text since `start`)."""
+        return self.expect(b"EXIT=", start=start, timeout=timeout), self.text(start)
+
+    def fg(self):
+        """Resume the stopped job. A stopped job abandons the rest of its command line,
+        so the status is asked for again."""
+        return self.until_exit(self.send(b'fg; echo "EX""IT=$?"\n'))
+
 
 def state(pid):
     """The process's state letter from /proc (T: stopped), or None once it is gone."""
@@ -165,6 +175,12 @@ with TempDir() as tmp:
         f.write('import sys\nsys.stdout.write("name> "); sys.stdout.flush()\n'
                 'print("got [%s]" % sys.stdin.readline().strip(), flush=True)\n')
     env = clean_env(tmp, ACC_TEST_MARKER=MARKER)
+
+    def scenario(name):
+        """A fresh output folder and interactive bash for one scenario."""
+        out = os.path.join(tmp, name)
+        os.mkdir(out)
+        return out, Shell(tmp, env)
     fixed = "--num_machines 1 --mixed_precision no --dynamo_backend no --num_cpu_threads_per_process 1"
     # "EX""IT": the echoed command line must not hold what the output is searched for.
     cmd = '"%s" launch --cpu --num_processes %%d %s %%s; echo "EX""IT=$?"\n' % (ACCELERATE, fixed)
@@ -176,8 +192,7 @@ with TempDir() as tmp:
         mark = sh.send((cmd % (1, "single_reader.py")).encode())
         asked = sh.expect(b"name> ", start=mark)
         sh.send(b"hello\n")
-        done = sh.expect(b"EXIT=", start=mark)
-        text = sh.text(mark)
+        done, text = sh.until_exit(mark)
         check(asked and done and "EXIT=0" in text, "[single] the job runs to the end in the foreground: %r" % text[-400:])
         check("Stopped" not in text, "[single] bash never reports the job stopped: %r" % text[-400:])
         check("got [hello]" in text, "[single] the worker read the line typed at the terminal")
@@ -186,9 +201,7 @@ with TempDir() as tmp:
 
     # 2. Ctrl-Z and fg, with one worker (it holds the terminal) and with three.
     for n in (1, 3):
-        out = os.path.join(tmp, "out%d" % n)
-        os.mkdir(out)
-        sh = Shell(tmp, env)
+        out, sh = scenario("out%d" % n)
         try:
             mark = sh.send((cmd % (n, "ticker.py " + out)).encode())
             workers = pids_of(out, n)
@@ -203,10 +216,7 @@ with TempDir() as tmp:
             sh.read(0.5)
             check("done" not in sh.text(mark), "[^Z x%d] no worker ran on while suspended" % n)
             check(all(state(p) == "T" for p in workers), "[^Z x%d] still stopped 0.5 s later" % n)
-            # A stopped job abandons the rest of its command line: ask for the status again.
-            resumed = sh.send(b'fg; echo "EX""IT=$?"\n')
-            finished = sh.expect(b"EXIT=", start=resumed, timeout=30)
-            text = sh.text(resumed)
+            finished, text = sh.fg()
             check(finished and "EXIT=0" in text, "[^Z x%d] after fg the job finishes, exit 0: %r" % (n, text[-300:]))
             check(all("done %d" % r in text for r in range(n)), "[^Z x%d] every worker finished after fg" % n)
         finally:
@@ -214,9 +224,7 @@ with TempDir() as tmp:
 
     # 2b. One worker in a pipeline (`| cat`): Ctrl-Z stops the whole shell job, cat too,
     #     not only the worker and the launcher, else bash would go on waiting for cat.
-    out = os.path.join(tmp, "out_pipe")
-    os.mkdir(out)
-    sh = Shell(tmp, env)
+    out, sh = scenario("out_pipe")
     try:
         line = '"%s" launch --cpu --num_processes 1 %s ticker.py %s | cat; echo "EX""IT=$?"\n' % (ACCELERATE, fixed, out)
         mark = sh.send(line.encode())
@@ -226,25 +234,20 @@ with TempDir() as tmp:
         check(sh.expect(b"Stopped", start=mark, timeout=10), "[^Z pipe] bash reports the job stopped: %r" %
               sh.text(mark)[-300:])
         check(eventually(lambda: state(workers[0]) == "T"), "[^Z pipe] the worker is stopped")
-        resumed = sh.send(b'fg; echo "EX""IT=$?"\n')
-        finished = sh.expect(b"EXIT=", start=resumed, timeout=30)
-        text = sh.text(resumed)
+        finished, text = sh.fg()
         check(finished and "EXIT=0" in text and "done 0" in text, "[^Z pipe] after fg the job finishes: %r" % text[-300:])
     finally:
         sh.close()
 
     # 3. Three workers, rank 0 reads the terminal: it is given the terminal.
-    out = os.path.join(tmp, "out_reader")
-    os.mkdir(out)
-    sh = Shell(tmp, env)
+    out, sh = scenario("out_reader")
     try:
         mark = sh.send((cmd % (3, "reader.py " + out)).encode())
         asked = sh.expect(b"rank0> ", start=mark)
         check(asked, "[reader x3] rank 0 asks on the terminal: %r" % sh.text(mark)[-300:])
         sh.read(0.3)
         sh.send(b"forty-two\n")
-        finished = sh.expect(b"EXIT=", start=mark, timeout=30)
-        text = sh.text(mark)
+        finished, text = sh.until_exit(mark)
         check(finished and "EXIT=0" in text, "[reader x3] the job finishes, exit 0: %r" % text[-400:])
         check("rank0 got [forty-two]" in text, "[reader x3] rank 0 read the line typed at the terminal")
         check("Stopped" not in text, "[reader x3] bash never reports the job stopped")
@@ -253,12 +256,10 @@ with TempDir() as tmp:
 
     # 3b. Rank 0 reads a line and ends while the others run on: the launcher takes the
     #     terminal back, so a Ctrl-C then reaches it and stops every worker (exit 130).
-    out = os.path.join(tmp, "out_reader_stay")
-    os.mkdir(out)
     with open(os.path.join(tmp, "reader_stay.py"), "w") as f:
         f.write(READER.replace('print("rank %d done" % rank, flush=True)',
                                'print("rank %d done" % rank, flush=True)\nwhile rank: time.sleep(1)'))
-    sh = Shell(tmp, env)
+    out, sh = scenario("out_reader_stay")
     try:
         mark = sh.send((cmd % (3, "reader_stay.py " + out)).encode())
         check(sh.expect(b"rank0> ", start=mark), "[reader, then ^C] rank 0 asks on the terminal")
@@ -268,8 +269,7 @@ with TempDir() as tmp:
               "[reader, then ^C] rank 0 got its line and the others went on")
         sh.read(0.5)
         sh.send(b"\x03")
-        finished = sh.expect(b"EXIT=", start=mark, timeout=30)
-        text = sh.text(mark)
+        finished, text = sh.until_exit(mark)
         check(finished and "EXIT=130" in text, "[reader, then ^C] Ctrl-C reaches the launcher again: exit 130: %r" %
               text[-300:])
     finally:
@@ -290,8 +290,7 @@ with TempDir() as tmp:
         got_one = sh.expect(b"got [one]", start=sent)
         sh.read(0.3)
         sh.send(b"two\n")
-        finished = sh.expect(b"EXIT=", start=mark, timeout=30)
-        text = sh.text(mark)
+        finished, text = sh.until_exit(mark)
         check(first and got_one and finished and "EXIT=0" in text,
               "[both read] the job finishes, exit 0: %r" % text[-300:])
         check("got [one]" in text and "got [two]" in text and text.count("got [") == 2,
@@ -301,24 +300,19 @@ with TempDir() as tmp:
 
     # 3c. Ctrl-C under the shell, with one worker (it has the terminal) and with three.
     for n in (1, 3):
-        out = os.path.join(tmp, "out_int%d" % n)
-        os.mkdir(out)
-        sh = Shell(tmp, env)
+        out, sh = scenario("out_int%d" % n)
         try:
             mark = sh.send((cmd % (n, "ticker.py " + out)).encode())
             pids_of(out, n)
             sh.send(b"\x03")
-            finished = sh.expect(b"EXIT=", start=mark, timeout=30)
-            text = sh.text(mark)
+            finished, text = sh.until_exit(mark)
             check(finished and "EXIT=130" in text, "[^C x%d] the job stops, exit 130: %r" % (n, text[-300:]))
         finally:
             sh.close()
 
     # 4. Started in the background, a worker that reads the terminal: bash says the job
     #    stopped for tty input; fg gives the terminal to that worker.
-    out = os.path.join(tmp, "out_bg")
-    os.mkdir(out)
-    sh = Shell(tmp, env)
+    out, sh = scenario("out_bg")
     try:
         line = '"%s" launch --cpu --num_processes 2 %s reader.py %s &\n' % (ACCELERATE, fixed, out)
         mark = sh.send(line.encode())
@@ -336,19 +330,16 @@ with TempDir() as tmp:
         sh.read(0.5)
         sh.send(b"late\n")
         sh.send(b'echo "EX""IT=$?"\n')
-        finished = sh.expect(b"EXIT=", start=resumed, timeout=30)
-        text = sh.text(resumed)
+        finished, text = sh.until_exit(resumed)
         check(finished and "EXIT=0" in text, "[bg x2] after fg the job finishes, exit 0: %r" % text[-400:])
         check("rank0 got [late]" in text, "[bg x2] rank 0 read the line typed after fg")
     finally:
         sh.close()
 
     # 5. The terminal is resized while three workers run: each gets SIGWINCH.
-    out = os.path.join(tmp, "out_winch")
-    os.mkdir(out)
     with open(os.path.join(tmp, "resized.py"), "w") as f:
         f.write(RESIZED)
-    sh = Shell(tmp, env)
+    out, sh = scenario("out_winch")
     try:
         mark = sh.send((cmd % (3, "resized.py " + out)).encode())
         started = eventually(lambda: all(os.path.exists(os.path.join(out, "ready.%d" % r)) for r in range(3)), 30)
