@@ -72,7 +72,8 @@ launch::HostFacts probe_host(const Environment& env, bool need_python) {
                 if (version.status != 0) {
                     throw Error(fmt::format("`{} --version` failed; check the MPI installation", *path));
                 }
-                return std::make_pair(*path, version.out);
+                // The command names the program as upstream does; it is found on PATH again at spawn.
+                return std::make_pair(std::string(name), version.out);
             }
         }
         return std::nullopt;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "acc/launch/arg_macros.hpp"
 #include "acc/util/error.hpp"
 #include "acc/util/strings.hpp"
 
@@ -11,10 +12,11 @@ namespace {
 
 using EnvMap = std::map<std::string, std::string>;
 
+// upstream's DynamoBackend enum, in its order (utils/dataclasses.py).
 const std::vector<std::string> k_dynamo_backends = {
-    "NO",          "EAGER",   "AOT_EAGER", "INDUCTOR",                "AOT_TS_NVFUSER",      "NVPRIMS_NVFUSER",
-    "CUDAGRAPHS",  "OFI",     "FX2TRT",    "ONNXRT",                  "TENSORRT",            "AOT_TORCHXLA_TRACE_ONCE",
-    "TORCHXLA_TRACE_ONCE", "IPEX", "TVM",  "HPU_BACKEND"};
+    "NO",       "EAGER",  "AOT_EAGER", "INDUCTOR", "AOT_TS_NVFUSER",          "NVPRIMS_NVFUSER",     "CUDAGRAPHS",
+    "OFI",      "FX2TRT", "ONNXRT",    "TENSORRT", "AOT_TORCHXLA_TRACE_ONCE", "TORCHXLA_TRACE_ONCE", "TVM",
+    "HPU_BACKEND", "NEURON"};
 
 std::string lower_str(const Value& v) { return to_lower(v.str()); }
 
@@ -50,7 +52,11 @@ void add_dynamo_env(const LaunchSettings& s, EnvMap& env) {
     const Value& backend = s.get("dynamo_backend");
     std::string name = backend.kind() == Value::Kind::boolean && !backend.as_bool() ? "NO" : to_upper(backend.str());
     if (std::find(k_dynamo_backends.begin(), k_dynamo_backends.end(), name) == k_dynamo_backends.end()) {
-        throw Error(fmt::format("Unknown dynamo backend: {}. Choose between [{}].", name, join(k_dynamo_backends, ", ")));
+        std::vector<std::string> quoted;  // printed as Python prints the list
+        for (const auto& b : k_dynamo_backends) {
+            quoted.push_back("'" + b + "'");
+        }
+        throw Error(fmt::format("Unknown dynamo backend: {}. Choose between [{}].", name, join(quoted, ", ")));
     }
     env["ACCELERATE_DYNAMO_BACKEND"] = name;
     env["ACCELERATE_DYNAMO_MODE"] = s.str("dynamo_mode");
@@ -365,7 +371,7 @@ void add_torchrun_workers(const LaunchSettings& s, const HostFacts& facts, const
         WorkerSpec w;
         w.local_rank = lr;
         w.rank = t.node_rank * t.nproc + lr;
-        w.argv = argv;
+        w.argv = substitute_local_rank(argv, lr);  // torchrun's ${local_rank} in the arguments
         w.env = common;
         w.env["LOCAL_RANK"] = std::to_string(lr);
         w.env["RANK"] = std::to_string(w.rank);

@@ -89,6 +89,36 @@ TEST(LaunchPlan, TorchrunWorkersGetTorchrunsVariablesAndUnbufferedPython) {
     EXPECT_TRUE(p.plan.torchrun_env);
 }
 
+TEST(LaunchPlan, TorchrunSubstitutesLocalRankInTheArgumentsAsTorchrunDoes) {
+    auto p = plan({"--multi_gpu", "--num_processes", "2", "--main_process_port", "29511", "run_${local_rank}.py",
+                   "--out=o$local_rank", "a$$b", "$HOME", "${local_rank"});
+    ASSERT_EQ(p.plan.workers.size(), 2u);
+    EXPECT_EQ(p.plan.workers[1].argv, (std::vector<std::string>{"/usr/bin/python3", "-u", "run_1.py", "--out=o1",
+                                                                "a$b", "$HOME", "${local_rank"}));
+    // The entry point is not substituted: with --no_python that is the program itself.
+    auto bin = plan({"--cpu", "--num_processes", "2", "--no_python", "/opt/$local_rank/x", "$local_rank"});
+    EXPECT_EQ(bin.plan.workers[0].argv, (std::vector<std::string>{"/opt/$local_rank/x", "0"}));
+    // The simple launcher runs the command as typed, as upstream's subprocess does.
+    auto simple = plan({"t.py", "${local_rank}", "a$$b"});
+    EXPECT_EQ(simple.plan.workers[0].argv, (std::vector<std::string>{"/usr/bin/python3", "t.py", "${local_rank}", "a$$b"}));
+}
+
+TEST(LaunchPlan, DynamoBackendsAreUpstreamsEnum) {
+    auto neuron = plan({"--multi_gpu", "--num_processes", "2", "t.py"}, plan_host(),
+                       "distributed_type: MULTI_GPU\nnum_processes: 2\ndynamo_config:\n  dynamo_backend: neuron\n");
+    EXPECT_EQ(neuron.plan.workers[0].env.at("ACCELERATE_DYNAMO_BACKEND"), "NEURON");
+    try {
+        plan({"--multi_gpu", "--num_processes", "2", "t.py"}, plan_host(),
+             "distributed_type: MULTI_GPU\nnum_processes: 2\ndynamo_config:\n  dynamo_backend: ipex\n");
+        FAIL() << "ipex is not in upstream's enum";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "Unknown dynamo backend: IPEX. Choose between ['NO', 'EAGER', 'AOT_EAGER', 'INDUCTOR', "
+                  "'AOT_TS_NVFUSER', 'NVPRIMS_NVFUSER', 'CUDAGRAPHS', 'OFI', 'FX2TRT', 'ONNXRT', 'TENSORRT', "
+                  "'AOT_TORCHXLA_TRACE_ONCE', 'TORCHXLA_TRACE_ONCE', 'TVM', 'HPU_BACKEND', 'NEURON'].");
+    }
+}
+
 TEST(LaunchPlan, BusyDefaultPortIsReplacedWithANote) {
     auto p = plan({"--multi_gpu", "--num_processes", "2", "t.py"});
     EXPECT_EQ(p.plan.workers[0].env.at("MASTER_PORT"), "40000");
@@ -257,16 +287,16 @@ TEST(LaunchPlan, TorchrunPathUpperCasesLowerCaseLauncherVariablesAsUpstream) {
 
 TEST(LaunchPlan, MpirunCommandForOpenMpiAndIntelMpi) {
     auto facts = plan_host();
-    facts.mpi_launcher = [] { return std::make_optional(std::make_pair(std::string("/usr/bin/mpirun"), std::string("Open MPI 4"))); };
+    facts.mpi_launcher = [] { return std::make_optional(std::make_pair(std::string("mpirun"), std::string("Open MPI 4"))); };
     auto p = plan({"--cpu", "--num_processes", "4", "--mpirun_hostfile", "hosts", "t.py"}, facts);
     ASSERT_EQ(p.plan.kind, LauncherKind::mpirun);
     EXPECT_EQ(p.plan.workers[0].argv,
-              (std::vector<std::string>{"/usr/bin/mpirun", "--hostfile", "hosts", "--npernode", "4", "-n", "4",
+              (std::vector<std::string>{"mpirun", "--hostfile", "hosts", "--npernode", "4", "-n", "4",
                                         "--bind-to", "socket", "/usr/bin/python3", "t.py"}));
-    facts.mpi_launcher = [] { return std::make_optional(std::make_pair(std::string("/x/mpiexec"), std::string("Intel(R) MPI"))); };
+    facts.mpi_launcher = [] { return std::make_optional(std::make_pair(std::string("mpiexec"), std::string("Intel(R) MPI"))); };
     auto intel = plan({"--cpu", "--num_processes", "4", "--mpirun_hostfile", "hosts", "t.py"}, facts);
     EXPECT_EQ(intel.plan.workers[0].argv,
-              (std::vector<std::string>{"/x/mpiexec", "-f", "hosts", "-ppn", "4", "-n", "4", "/usr/bin/python3",
+              (std::vector<std::string>{"mpiexec", "-f", "hosts", "-ppn", "4", "-n", "4", "/usr/bin/python3",
                                         "t.py"}));
 }
 

@@ -20,7 +20,7 @@ struct HostFacts {
     std::function<int()> free_port;         // an unused TCP port chosen by the kernel
     std::string python;                     // interpreter for workers (PYTHON_EXEC or python3 on PATH)
     std::string cwd;                        // absolute working directory (DeepSpeed's PYTHONPATH)
-    // The MPI launcher on PATH (mpirun, else mpiexec) and what its --version printed.
+    // The MPI launcher found on PATH, by name ("mpirun", else "mpiexec"), and what its --version printed.
     std::function<std::optional<std::pair<std::string, std::string>>()> mpi_launcher;
 };
 

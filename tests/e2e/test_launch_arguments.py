@@ -1,0 +1,41 @@
+"""Script arguments reach each worker as torchrun passes them: `${local_rank}` and
+`$local_rank` become the worker's local rank and `$$` a single `$` on the torchrun path
+(and our multi-CPU path, which starts workers as torchrun would); the simple launcher
+passes them as typed, as upstream's subprocess does."""
+import json
+import os
+
+from lib import TempDir, check, clean_env, finish, launch
+
+WORKER = """import json, os, sys
+with open("argv.%s.json" % os.environ.get("LOCAL_RANK", "simple"), "w") as f:
+    json.dump(sys.argv[1:], f)
+"""
+
+ARGS = ["--out=ckpt_${local_rank}", "$local_rank", "a$$b", "$HOME", "${local_rank", "--name=$LOCAL_RANK"]
+
+with TempDir() as tmp:
+    env = clean_env(tmp)
+    with open(os.path.join(tmp, "t.py"), "w") as f:
+        f.write(WORKER)
+
+    def argv_of(rank):
+        path = os.path.join(tmp, "argv.%s.json" % rank)
+        value = json.load(open(path)) if os.path.exists(path) else None
+        if os.path.exists(path):
+            os.unlink(path)
+        return value
+
+    for mode in (["--multi_gpu"], ["--cpu"]):
+        r = launch(mode + ["--num_processes", "2", "--main_process_port", "0", "t.py"] + ARGS, cwd=tmp, env=env)
+        check(r.returncode == 0, f"{mode[0]}: exit 0 (got {r.returncode}: {r.stderr[-300:]!r})")
+        for rank in (0, 1):
+            want = [f"--out=ckpt_{rank}", str(rank), "a$b", "$HOME", "${local_rank", "--name=$LOCAL_RANK"]
+            got = argv_of(rank)
+            check(got == want, f"{mode[0]}: rank {rank} got {got} == {want}")
+
+    r = launch(["--cpu", "t.py"] + ARGS, cwd=tmp, env=env)
+    check(r.returncode == 0, f"simple launcher: exit 0 (got {r.returncode}: {r.stderr[-300:]!r})")
+    got = argv_of("simple")
+    check(got == ARGS, f"simple launcher: arguments as typed ({got})")
+finish()
