@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "acc/cli/abbreviations.hpp"
 #include "acc/cli/prompters.hpp"
 #include "acc/proc/subprocess.hpp"
 #include "acc/config/config_commands.hpp"
@@ -115,17 +116,48 @@ std::string simple_help(const std::string& command, const std::string& option_he
 
 // ---- parsing with CLI11, errors reported the project's way ----
 
-void parse(CLI::App& app, const std::vector<std::string>& args, const std::string& where) {
+// What the command's upstream parser registers, in argparse's order (help first).
+ParserOptions config_file_options() {
+    return {{"--help", "--config_file", "--config-file"}, {"--config_file", "--config-file"}, {}};
+}
+
+ParserOptions config_options() {
+    ParserOptions def = config_file_options();
+    def.options.insert(def.options.end(), {"--mixed_precision", "--mixed-precision"});
+    def.valued.insert(def.valued.end(), {"--mixed_precision", "--mixed-precision"});
+    ParserOptions top = config_file_options();
+    top.subcommands = {{"default", def}, {"update", config_file_options()}};
+    return top;
+}
+
+void parse(CLI::App& app, const std::vector<std::string>& typed, const std::string& where, const ParserOptions& options) {
+    const auto usage_error = [&](const std::string& msg) {
+        return UsageError(fmt::format("{}: error: {} (run `accelerate {} -h` for its flags)", where, msg, where));
+    };
+    std::vector<std::string> args;
+    try {
+        args = expand_abbreviations(typed, options);
+    } catch (const UsageError& e) {
+        throw usage_error(e.what());
+    }
+    // CLI11 takes the words last first.
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     try {
         app.parse(reversed);
-    } catch (const CLI::ParseError& e) {
-        std::string msg = e.what();
-        if (auto* extras = dynamic_cast<const CLI::ExtrasError*>(&e)) {
-            (void)extras;
-            msg = fmt::format("unrecognized arguments: {}", msg.substr(msg.find(':') + 1));
+    } catch (const CLI::ExtrasError&) {
+        // Named in the order they were typed, as argparse does (CLI11's own message lists
+        // them last first).
+        std::vector<std::string> extras;
+        for (const CLI::App* a = &app; a != nullptr;) {
+            for (const auto& x : a->remaining()) {
+                extras.push_back(x);
+            }
+            const auto subs = a->get_subcommands();
+            a = subs.empty() ? nullptr : subs.front();
         }
-        throw UsageError(fmt::format("{}: error: {} (run `accelerate {} -h` for its flags)", where, trim(msg), where));
+        throw usage_error("unrecognized arguments: " + join(extras, " "));
+    } catch (const CLI::ParseError& e) {
+        throw usage_error(trim(e.what()));
     }
 }
 
@@ -383,7 +415,7 @@ int run_config(const std::vector<std::string>& args) {
     upd->add_flag("-h,--help", update_help_flag);
     upd->add_option("--config_file,--config-file", update_file);
     app.require_subcommand(0, 1);
-    parse(app, args, "config");
+    parse(app, args, "config", config_options());
 
     Environment env = Environment::from_process();
     if (def->parsed()) {
@@ -412,7 +444,7 @@ int run_env(const std::vector<std::string>& args) {
     std::optional<std::string> config_file;
     CLI::App app{"", "env"};
     setup_app(app, help, config_file);
-    parse(app, args, "env");
+    parse(app, args, "env", config_file_options());
     if (help) {
         print_stdout("{}", simple_help("env", "The config file to use for the default values in the launching script."));
         return 0;
@@ -425,7 +457,7 @@ int run_test(const std::vector<std::string>& args) {
     std::optional<std::string> config_file;
     CLI::App app{"", "test"};
     setup_app(app, help, config_file);
-    parse(app, args, "test");
+    parse(app, args, "test", config_file_options());
     if (help) {
         print_stdout("{}", simple_help("test", k_store_help));
         return 0;

@@ -144,4 +144,24 @@ with tempfile.TemporaryDirectory() as work:
             f"config --bogus: one line, exit 2 ({p.stderr!r})")
     p = run(["env", "extra"], work)
     c.check(p.returncode == 2 and "extra" in p.stderr, f"env extra: usage error ({p.stderr!r})")
+    p = run(["env", "--foo", "1", "--bar"], work)
+    c.check(p.returncode == 2 and "unrecognized arguments: --foo 1 --bar (" in p.stderr,
+            f"env: unrecognized arguments named in the order typed ({p.stderr!r})")
+
+    # The config, default, update, env and test parsers take unique prefixes of their flags, as
+    # upstream's argparse parsers do; a prefix of both spellings of one flag is ambiguous there too.
+    p = run(["config", "default", "--config_f", "abbrev.json", "--mixed_", "bf16"], work)
+    c.check(p.returncode == 0 and json.load(open(os.path.join(work, "abbrev.json")))["mixed_precision"] == "bf16",
+            f"config default --config_f --mixed_: written with bf16 ({p.stderr!r})")
+    p = run(["config", "update", "--config-f", "abbrev.json"], work)
+    c.check(p.returncode == 0 and "Successfully updated the configuration file at abbrev.json" in p.stdout,
+            f"config update --config-f ({p.stdout!r} {p.stderr!r})")
+    p = run(["config", "--config", "x.yaml", "default"], work)
+    c.check(p.returncode == 2 and "ambiguous option: --config could match --config_file, --config-file" in p.stderr
+            and not os.path.exists(os.path.join(work, "x.yaml")), f"config --config: ambiguous, exit 2 ({p.stderr!r})")
+    p = run(["config", "default", "--mixed", "bf16"], work)
+    c.check(p.returncode == 2 and "--mixed could match --mixed_precision, --mixed-precision" in p.stderr,
+            f"config default --mixed: ambiguous, exit 2 ({p.stderr!r})")
+    p = run(["launch", "--num_proc", "2", "t.py"], work)
+    c.check(p.returncode == 2, f"launch takes no prefixes, as upstream (allow_abbrev=False) ({p.stderr!r})")
 c.finish()
