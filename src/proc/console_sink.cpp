@@ -1,6 +1,8 @@
 #include "acc/proc/console_sink.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,8 +34,14 @@ std::unique_ptr<ConsoleSink> ConsoleSink::open(int console_fd) {
         if (fd >= 0 && fstat(fd, &again) == 0 && again.st_dev == st.st_dev && again.st_ino == st.st_ino) {
             sink->m_fd = fd;
             sink->m_own_fd = true;
-        } else if (fd >= 0) {
-            close(fd);  // not the same file: keep the console's own (blocking) fd
+        } else {
+            // Not ours to open again: another user's terminal or pipe (a container's stdout
+            // when the job runs as non-root, after `su`). Its own fd blocks, so it is only
+            // written when poll() says it has room, a pipe's atomic size at a time.
+            if (fd >= 0) {
+                close(fd);
+            }
+            sink->m_guarded = true;
         }
     }
     return sink;
@@ -46,7 +54,20 @@ ConsoleSink::~ConsoleSink() {
 }
 
 ssize_t ConsoleSink::put(const char* data, size_t size) const {
-    return m_socket ? send(m_fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL) : write(m_fd, data, size);
+    if (m_socket) {
+        return send(m_fd, data, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+    if (m_guarded) {
+        pollfd p{m_fd, POLLOUT, 0};
+        if (poll(&p, 1, 0) <= 0 || (p.revents & (POLLOUT | POLLERR | POLLHUP)) == 0) {
+            errno = EAGAIN;
+            return -1;
+        }
+        // With room for a write of PIPE_BUF, a pipe takes it without waiting; a terminal
+        // that said it has room takes a piece this small at once too.
+        size = std::min<size_t>(size, PIPE_BUF);
+    }
+    return write(m_fd, data, size);
 }
 
 size_t ConsoleSink::write_now(const char* data, size_t size) {

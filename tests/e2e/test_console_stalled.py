@@ -5,6 +5,7 @@ signals and failures at once, and loses nothing once the console reads again.
 - a pipe nobody reads, then SIGTERM: the run stops (exit 143) within seconds, nothing left;
 - stderr on that pipe too: the --verdict_json file is written at once; the last message
   waits for a reader, or for a second SIGTERM, which ends the launcher at once;
+- the same with a pipe the launcher cannot open again (another user's);
 - a terminal (a pseudo-terminal) nobody reads, then SIGTERM;
 - a pipe nobody reads, then a rank fails: the other rank is stopped at once;
 - a pipe, then a socket (journald's stream), read only after 2 s with stdout and stderr
@@ -16,6 +17,7 @@ import pty
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 from lib import ACCELERATE, TempDir, check, clean_env, finish
@@ -174,6 +176,43 @@ with TempDir() as tmp:
     p.stdout.close()
     p.wait()
     kill_leftovers(marker)
+
+    # The same when the pipe is another user's and cannot be opened again (a container's
+    # stdout with the job running as non-root): written only when poll() says it has room.
+    if os.geteuid() == 0:
+        shared = tempfile.mkdtemp(prefix="acc_stall_uid_")
+        os.chmod(shared, 0o777)
+        their_worker = os.path.join(shared, "worker.py")
+        with open(their_worker, "w") as f:
+            f.write(WORKER)
+        os.chmod(their_worker, 0o644)
+        out = os.path.join(shared, "uid")
+        os.makedirs(out)
+        os.chmod(out, 0o777)
+        marker = "stalled_uid_%d" % os.getpid()
+
+        def as_nobody():
+            os.setgid(65534)
+            os.setuid(65534)
+
+        p = subprocess.Popen(argv(their_worker, out, "sleep"), cwd=shared,
+                             env=clean_env(shared, ACC_TEST_MARKER=marker), stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, preexec_fn=as_nobody)
+        check(eventually(lambda: written(out), 60), "[another user's pipe] the workers wrote everything")
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        code = wait_exit(p, 10)
+        took = time.monotonic() - t0
+        check(code == 143 and took < 5, "[another user's pipe, SIGTERM] the launcher exits 143 within 5 s "
+              "though it cannot open its stdout again (got %s after %.1f s)" % (code, took))
+        check(processes_with(marker) == [], "[another user's pipe] nothing survives (%s)" % processes_with(marker))
+        if code is None:
+            p.kill()
+        p.stdout.close()
+        p.wait()
+        kill_leftovers(marker)
+        subprocess.run(["rm", "-rf", shared])
 
     # The same on a terminal that nobody reads (its stderr goes to a file).
     out = fresh(tmp, "tty")

@@ -16,7 +16,9 @@ namespace acc::proc {
 class ConsoleSink {
   public:
     // A sink for the console on `console_fd` (1 or 2). A terminal or a pipe is opened
-    // again, non-blocking; a socket is written with send(MSG_DONTWAIT); a file as it is.
+    // again, non-blocking (one that cannot be, its owner being another user, is written
+    // only when poll() says it has room); a socket is written with send(MSG_DONTWAIT); a
+    // file as it is.
     // A closed fd gives a sink that is gone from the start.
     static std::unique_ptr<ConsoleSink> open(int console_fd);
     ~ConsoleSink();
@@ -50,6 +52,7 @@ class ConsoleSink {
     int m_fd = -1;          // a non-blocking open of the console, else the console's own fd
     bool m_own_fd = false;  // m_fd is ours to close
     bool m_socket = false;  // written with send(MSG_DONTWAIT)
+    bool m_guarded = false; // the console's own blocking fd: written only when poll() allows
     dev_t m_dev = 0;
     ino_t m_ino = 0;
     std::string m_pending;
