@@ -776,7 +776,13 @@ int Supervisor::poll_events(int timeout_ms) {
     }
     bool pumped = false;
     bool caught_up = true;
-    for (auto& t : m_taps) {
+    // Each round starts one rank further: on a console slower than one rank's output, the
+    // first rank pumped fills it again and the others wait for the next round, so always
+    // starting with rank 0 would hold back every other rank behind its whole backlog.
+    const size_t n = m_taps.size();
+    const size_t first = m_next_tap++ % n;
+    for (size_t i = 0; i < n; ++i) {
+        auto& t = m_taps[(first + i) % n];
         if (t->backlog) {
             pump(*t, k_pump_budget);
             pumped = true;

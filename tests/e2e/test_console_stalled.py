@@ -6,6 +6,7 @@ signals and failures at once, and loses nothing once the console reads again.
 - stderr on that pipe too: the --verdict_json file is written at once; the last message
   waits for a reader, or for a second SIGTERM, which ends the launcher at once;
 - the same with a pipe the launcher cannot open again (another user's);
+- a console slower than one loud rank: a quiet rank's lines are not held behind its backlog;
 - a terminal (a pseudo-terminal) nobody reads, then SIGTERM;
 - a pipe nobody reads, then a rank fails: the other rank is stopped at once;
 - a pipe, then a socket (journald's stream), read only after 2 s with stdout and stderr
@@ -26,7 +27,8 @@ from supervision import eventually, kill_leftovers, processes_with
 # worker.py OUT MODE LINES: writes LINES numbered lines of ~70 bytes to stdout (and, in
 # modes "both" and "restart", as many to stderr), then: "sleep" sleeps (noting a
 # SIGTERM), "fail1" makes rank 1 exit 3 once OUT/fail exists, "exit" and "both" exit 0,
-# "restart" exits 3 on rank 1's first attempt and 0 otherwise.
+# "restart" exits 3 on rank 1's first attempt and 0 otherwise; "loud" is "sleep" with rank 1
+# writing a single line, 0.5 s in, and noting when in OUT/quiet.1.
 WORKER = r'''
 import os, signal, sys, time
 out, mode, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -38,6 +40,13 @@ def on_term(signo, frame):
     os._exit(143)
 signal.signal(signal.SIGTERM, on_term)
 pad = "x" * 50
+if mode == "loud" and rank == 1:  # one line, once rank 0 has flooded the console
+    count = 0
+    time.sleep(0.5)
+    sys.stdout.write("1 out 0 %s\n" % pad)
+    sys.stdout.flush()
+    with open(os.path.join(out, "quiet.1"), "w") as f:
+        f.write("%.6f" % time.time())
 for i in range(count):
     sys.stdout.write("%d out %d %s\n" % (rank, i, pad))
     if mode in ("both", "restart"):
@@ -213,6 +222,34 @@ with TempDir() as tmp:
         p.wait()
         kill_leftovers(marker)
         subprocess.run(["rm", "-rf", shared])
+
+    # A console slower than one loud rank (a reader taking ~1 MB/s): a quiet rank's line
+    # reaches it within moments, not behind the loud rank's whole backlog (~20 s here).
+    out = fresh(tmp, "slow")
+    marker = "stalled_slow_%d" % os.getpid()
+    p = subprocess.Popen(argv(worker, out, "loud", 300000), cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker),
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    seen = None
+    data = b""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        chunk = os.read(p.stdout.fileno(), 16384)
+        if not chunk:
+            break
+        data += chunk
+        if seen is None and b"[default1]:1 out 0 " in data:
+            seen = time.time()
+            break
+        time.sleep(0.015)
+    quiet_path = os.path.join(out, "quiet.1")
+    written_at = float(open(quiet_path).read()) if os.path.exists(quiet_path) else None
+    check(seen is not None and written_at is not None and seen - written_at < 5,
+          "[slow console] the quiet rank's line shows within 5 s though the loud rank's backlog takes ~20 s "
+          "(after %s s)" % (None if seen is None or written_at is None else "%.1f" % (seen - written_at)))
+    p.send_signal(signal.SIGTERM)
+    read_all(p)
+    check(processes_with(marker) == [], "[slow console] nothing survives (%s)" % processes_with(marker))
+    kill_leftovers(marker)
 
     # The same on a terminal that nobody reads (its stderr goes to a file).
     out = fresh(tmp, "tty")
