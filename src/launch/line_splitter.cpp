@@ -65,8 +65,10 @@ void LinePrefixer::feed(std::string_view data, std::string& out) {
         pos = end;
     }
     m_partial.append(p + pos, n - pos);
-    // A very long line: hand it out in pieces rather than hold it all.
-    while (m_partial.size() >= m_max_line) {
+    // A very long line: hand it out in pieces rather than hold it all. A '\r' held back at
+    // the end stays held back: it ends this segment (or starts "\r\n"), and handing it out
+    // as part of a piece would make the next segment look like this one's continuation.
+    while (m_partial.size() >= m_max_line && !(m_partial.size() == m_max_line && m_partial.back() == '\r')) {
         if (!m_continuation) {
             out += m_prefix;
         }

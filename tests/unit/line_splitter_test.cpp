@@ -126,6 +126,34 @@ TEST(LinePrefixer, OverlongLineAtEofEndsWithANewline) {
     EXPECT_EQ(run(p, {"abcdefgh"}), "[p]:abcdefgh\n");
 }
 
+TEST(LinePrefixer, ACarriageReturnAtAPieceBoundaryStillEndsItsSegment) {
+    // A frame exactly as long as a piece, its '\r' the last byte read: the '\r' is held back
+    // (it may be half of "\r\n"), so the next segment still gets its prefix.
+    LinePrefixer p("[p]:", 4);
+    EXPECT_EQ(run(p, {"abc\r", "next\n"}), "[p]:abc\r[p]:next\n");
+    LinePrefixer q("[p]:", 4);
+    EXPECT_EQ(run(q, {"abcdefg\r", "next\n"}), "[p]:abcdefg\r[p]:next\n");
+    LinePrefixer r("[p]:", 1);
+    EXPECT_EQ(run(r, {"\r\rab\n"}), "[p]:\r[p]:\r[p]:ab\n");
+    LinePrefixer crlf("[p]:", 4);
+    EXPECT_EQ(run(crlf, {"abc\r", "\nnext\n"}), "[p]:abc\r\n[p]:next\n");
+}
+
+TEST(LinePrefixer, HowReadsAreSplitNeverChangesTheOutput) {
+    // Every split of a text with long lines, '\r' frames and "\r\n" into two reads, for
+    // piece sizes down to one byte, gives what one read gives.
+    const std::string text = "ab\r\rcdefgh\r\nij\rk\n\n\rlmnopqrstu\r\r\nv";
+    for (size_t max_line = 1; max_line <= 12; ++max_line) {
+        LinePrefixer whole("[p]:", max_line);
+        const std::string expected = run(whole, {text});
+        for (size_t cut = 0; cut <= text.size(); ++cut) {
+            LinePrefixer split("[p]:", max_line);
+            EXPECT_EQ(run(split, {text.substr(0, cut), text.substr(cut)}), expected)
+                << "max_line " << max_line << ", cut at " << cut;
+        }
+    }
+}
+
 TEST(LinePrefixer, ManyNumberedLinesInOddChunksComeOutIntact) {
     std::string text;
     for (int i = 0; i < 20000; ++i) {
