@@ -481,10 +481,21 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
         }
         if (!out.first_failure) {
             if (link) {
-                auto note = link->exit_barrier(k_exit_barrier_timeout,
-                                               [&supervisor] { return supervisor.pending_signal().has_value(); });
+                // A stop signal while waiting for the other machines ends the wait, and the
+                // launcher, by that signal: it is read once here and kept.
+                std::optional<int> stop_signal;
+                auto note = link->exit_barrier(k_exit_barrier_timeout, [&] {
+                    if (!stop_signal) {
+                        stop_signal = supervisor.pending_signal();
+                    }
+                    return stop_signal.has_value();
+                });
                 if (note) {
-                    print_stderr("accelerate launch: {}\n", *note);
+                    supervisor.tell(fmt::format("accelerate launch: {}\n", *note), true);
+                }
+                if (stop_signal) {
+                    out.launcher_signal = stop_signal;
+                    return finish(out, error_files, attempt, launch::job_exit_status(stop_signal, std::nullopt));
                 }
             }
             return finish(out, error_files, attempt, 0);

@@ -291,10 +291,16 @@ std::optional<std::string> MachineLink::exit_barrier(std::chrono::milliseconds t
         if (m_client->add(m_keys.exit_count(), 1) >= m_opt.num_machines) {
             m_client->set(m_keys.exit_last(), std::to_string(m_opt.machine_rank));
         }
-        if (wait_keys({m_keys.exit_last()}, Clock::now() + timeout, interrupted)) {
+        // Asked at most until it says yes: what interrupted the wait is asked for only once.
+        bool was_interrupted = false;
+        const auto interrupted_once = [&] {
+            was_interrupted = was_interrupted || (interrupted && interrupted());
+            return was_interrupted;
+        };
+        if (wait_keys({m_keys.exit_last()}, Clock::now() + timeout, interrupted_once)) {
             return std::nullopt;
         }
-        if (interrupted && interrupted()) {
+        if (was_interrupted) {
             return std::string("interrupted while waiting for the other machines to finish");
         }
         if (m_opt.machine_rank == 0) {
