@@ -557,6 +557,9 @@ int run_launch(const std::vector<std::string>& args) {
     for (const auto& note : plan.notes) {
         print_stderr("accelerate launch: {}\n", note);
     }
+    if (!plan.agent_warning.empty()) {
+        print_stderr("{}", plan.agent_warning);
+    }
     check_script(s, env);
     return run_plan(s, plan, env);
 }

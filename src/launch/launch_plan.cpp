@@ -38,6 +38,11 @@ void add_fp8_env(const LaunchSettings& s, EnvMap& env) {
         }
         if (name == "fp8_override_linear_precision") {
             const auto& items = setting.value.items();
+            if (items.size() < 3) {
+                throw UsageError(fmt::format("--fp8_override_linear_precision takes three values (fprop,dgrad,wgrad), "
+                                             "e.g. false,false,true; got {}",
+                                             items.size()));
+            }
             const char* parts[] = {"FPROP", "DGRAD", "WGRAD"};
             for (size_t i = 0; i < 3 && i < items.size(); ++i) {
                 env[std::string("ACCELERATE_FP8_OVERRIDE_") + parts[i]] = items[i].str();
@@ -335,7 +340,8 @@ Topology plan_topology(const LaunchSettings& s, const HostFacts& facts, LaunchPl
             throw Error(fmt::format(
                 "Tried to launch distributed communication on port `{}`, but another process is utilizing it. Please "
                 "specify a different port (such as using the `--main_process_port` flag or specifying a different "
-                "`main_process_port` in your config file) and rerun your script.",
+                "`main_process_port` in your config file) and rerun your script. To automatically use the next "
+                "open port (on a single node), you can set this to `0`.",
                 t.port));
         }
     } else {
@@ -502,7 +508,14 @@ LaunchPlan plan_launch(const LaunchSettings& s, const Resolution& r, const HostF
         Topology t = plan_topology(s, facts, plan);
         EnvMap common = deepspeed ? deepspeed_env(s, r, facts) : multi_gpu_env(s);
         if (deepspeed && !facts.env.contains("OMP_NUM_THREADS") && t.nproc > 1) {
-            common["OMP_NUM_THREADS"] = "1";  // torchrun's own default when nproc > 1
+            // torchrun's own default when nproc > 1 (accelerate sets OMP_NUM_THREADS itself on
+            // the other torchrun paths), with its banner (torchrun-contract section 2, 1.13 form).
+            common["OMP_NUM_THREADS"] = "1";
+            plan.agent_warning =
+                "WARNING:torch.distributed.run:\n*****************************************\nSetting OMP_NUM_THREADS "
+                "environment variable for each process to be 1 in default, to avoid your system being overloaded, "
+                "please further tune the variable for optimal performance in your application as needed. \n"
+                "*****************************************\n";
         }
         // accelerate's PartialState refuses RTX 40xx multi-GPU runs on old drivers unless
         // these are set, so upstream's launcher sets them; so do we.

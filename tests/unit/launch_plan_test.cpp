@@ -177,7 +177,8 @@ TEST(LaunchPlan, MultiMachineMistakesFailAtOnce) {
                           "--main_process_ip", "h", "t.py"}),
               "Tried to launch distributed communication on port `29500`, but another process is utilizing it. "
               "Please specify a different port (such as using the `--main_process_port` flag or specifying a "
-              "different `main_process_port` in your config file) and rerun your script.");
+              "different `main_process_port` in your config file) and rerun your script. To automatically use "
+              "the next open port (on a single node), you can set this to `0`.");
     EXPECT_EQ(plan_error({"--use_fsdp", "t.py"}),
               "nothing to launch: 0 process(es) per machine; pass --num_processes N (N >= 1) or run `accelerate "
               "config`");
@@ -225,6 +226,10 @@ TEST(LaunchPlan, Fp8VariablesOnlyWithFp8) {
     EXPECT_EQ(env.at("ACCELERATE_FP8_OPT_LEVEL"), "O2");
     auto plain = plan({"--multi_gpu", "--num_processes", "2", "--fp8_backend", "te", "t.py"});
     EXPECT_EQ(plain.plan.workers[0].env.count("ACCELERATE_FP8_BACKEND"), 0u);
+    // Three values or nothing (upstream fails with an IndexError on fewer).
+    EXPECT_EQ(plan_error({"--multi_gpu", "--num_processes", "2", "--mixed_precision", "fp8",
+                          "--fp8_override_linear_precision", "true,false", "t.py"}),
+              "--fp8_override_linear_precision takes three values (fprop,dgrad,wgrad), e.g. false,false,true; got 2");
 }
 
 TEST(LaunchPlan, DeepSpeedSingleMachine) {
@@ -243,6 +248,15 @@ TEST(LaunchPlan, DeepSpeedSingleMachine) {
     EXPECT_EQ(env.at("ACCELERATE_MIXED_PRECISION"), "bf16");
     EXPECT_EQ(env.at("OMP_NUM_THREADS"), "1");
     EXPECT_EQ(env.count("ACCELERATE_DYNAMO_BACKEND"), 0u);
+    // torchrun's banner for the OMP_NUM_THREADS it sets; none when the user set it.
+    EXPECT_NE(p.plan.agent_warning.find("Setting OMP_NUM_THREADS environment variable for each process to be 1 in "
+                                        "default"),
+              std::string::npos);
+    auto own = plan({"t.py"}, plan_host(0, {{"OMP_NUM_THREADS", "4"}}),
+                    "distributed_type: DEEPSPEED\nnum_processes: 2\ndeepspeed_config:\n  zero_stage: 2\n");
+    EXPECT_EQ(own.plan.agent_warning, "");
+    auto multi_gpu = plan({"--multi_gpu", "--num_processes", "2", "t.py"});
+    EXPECT_EQ(multi_gpu.plan.agent_warning, "");  // accelerate sets OMP_NUM_THREADS there itself
 }
 
 TEST(LaunchPlan, GpuIdsBecomeCudaVisibleDevices) {

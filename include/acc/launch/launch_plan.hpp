@@ -42,6 +42,7 @@ struct LaunchPlan {
     bool torchrun_env = false;     // workers get TORCHELASTIC_* (error files, restart count)
     std::string run_id = "none";
     std::vector<std::string> notes;  // things the user should know (port switched, ...)
+    std::string agent_warning;       // what torchrun's agent would print to stderr first, verbatim
     // Extra files to write before starting (DeepSpeed's .deepspeed_env): path -> content.
     std::map<std::string, std::string> files;
 };
