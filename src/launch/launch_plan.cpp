@@ -293,6 +293,16 @@ Topology plan_topology(const LaunchSettings& s, const HostFacts& facts, LaunchPl
     Topology t;
     auto n = s.get_int("num_processes").value_or(0);
     t.nnodes = to_small_int(std::max<std::int64_t>(s.get_int("num_machines").value_or(1), 1));
+    // The machines always meet through the static rendezvous (machine 0's launcher hosts
+    // the store); c10d's elastic membership is not implemented, and on one machine there
+    // is nothing to meet. A backend torchrun would not know fails here as there.
+    const std::string backend = s.is_none("rdzv_backend") ? std::string("static") : s.str("rdzv_backend");
+    if (backend != "static" && backend != "c10d") {
+        throw UsageError(fmt::format(
+            "--rdzv_backend {} is not supported by this native launcher; use static (the default) or c10d (run "
+            "as static)",
+            backend));
+    }
     auto requested_port = s.get_int("main_process_port");
     if (requested_port && (*requested_port < 0 || *requested_port > 65535)) {
         throw UsageError(fmt::format("main_process_port {} is not a TCP port (0-65535)", *requested_port));
@@ -320,19 +330,11 @@ Topology plan_topology(const LaunchSettings& s, const HostFacts& facts, LaunchPl
                                          t.nnodes, t.nnodes - 1));
         }
         t.node_rank = static_cast<int>(rank);
-        // The machines always meet through the static rendezvous (machine 0's launcher hosts
-        // the store); c10d's elastic membership is not implemented.
-        const std::string backend = s.is_none("rdzv_backend") ? std::string("static") : s.str("rdzv_backend");
         if (backend == "c10d") {
             plan.notes.push_back(
                 "--rdzv_backend c10d runs as the static rendezvous here: machine 0's launcher hosts the store at "
                 "main_process_ip:main_process_port and the machines are fixed (no elastic membership); see "
                 "docs/MULTI_MACHINE.md");
-        } else if (backend != "static") {
-            throw UsageError(fmt::format(
-                "--rdzv_backend {} is not supported by this native launcher; use static (the default) or c10d (run "
-                "as static)",
-                backend));
         }
         t.nproc = to_small_int(n / t.nnodes);
         t.master_addr = s.str("main_process_ip");

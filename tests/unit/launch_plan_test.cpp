@@ -335,6 +335,12 @@ TEST(LaunchPlan, MultiMachineRendezvousBackends) {
     } catch (const UsageError& e) {
         EXPECT_NE(std::string(e.what()).find("--rdzv_backend etcd"), std::string::npos);
     }
+    // On one machine too: an unknown backend fails (as torchrun would), c10d changes nothing.
+    EXPECT_NE(plan_error({"--multi_gpu", "--num_processes", "2", "--rdzv_backend", "bogus", "t.py"})
+                  .find("--rdzv_backend bogus is not supported"),
+              std::string::npos);
+    auto one = plan({"--multi_gpu", "--num_processes", "2", "--rdzv_backend", "c10d", "t.py"});
+    EXPECT_TRUE(one.plan.notes.empty() || one.plan.notes[0].find("c10d") == std::string::npos);
 }
 
 TEST(LaunchPlan, SlurmStepGivesTheMachineLayout) {
