@@ -41,7 +41,10 @@ std::unique_ptr<ConsoleSink> ConsoleSink::open(int console_fd) {
             if (fd >= 0) {
                 close(fd);
             }
-            sink->m_guarded = true;
+            // Only a pipe or a terminal can stall. Anything else on fd 1 or 2 (with the
+            // console closed, one of our own descriptors may have taken its number) is
+            // written as it is, and a write it refuses ends the sink.
+            sink->m_guarded = S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode);
         }
     }
     return sink;

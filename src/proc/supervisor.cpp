@@ -901,11 +901,16 @@ void Supervisor::tell(std::string_view text, bool last) {
 
 ConsoleSink* Supervisor::console_sink(int console_fd) {
     struct stat st{};
-    if (fstat(console_fd, &st) == 0) {
-        for (auto& sink : m_sinks) {
-            if (sink->is(st.st_dev, st.st_ino)) {
-                return sink.get();
-            }
+    if (fstat(console_fd, &st) != 0) {
+        // A closed stdout or stderr: one sink that drops everything, for every later ask.
+        if (!m_closed_console) {
+            m_closed_console = ConsoleSink::open(console_fd);
+        }
+        return m_closed_console.get();
+    }
+    for (auto& sink : m_sinks) {
+        if (sink->is(st.st_dev, st.st_ino)) {
+            return sink.get();
         }
     }
     m_sinks.push_back(ConsoleSink::open(console_fd));

@@ -179,6 +179,7 @@ class Supervisor {
     void skip_on_console(Tap& tap, off_t target, off_t end);
     std::vector<std::unique_ptr<Tap>> m_taps;
     std::vector<std::unique_ptr<ConsoleSink>> m_sinks;  // for the supervisor's life: attempts share them
+    std::unique_ptr<ConsoleSink> m_closed_console;       // for a closed stdout/stderr: drops everything
     int m_inotify_fd = -1;  // -1 without taps, or when inotify is unavailable (then taps are polled)
     std::chrono::steady_clock::time_point m_taps_rest_until{};  // no tap reads before this
     size_t m_next_tap = 0;  // the tap each pumping round starts with, in turn
