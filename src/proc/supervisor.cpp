@@ -199,6 +199,10 @@ const std::chrono::milliseconds k_pump_slice{20};
 const int k_stalled_console_ms = 1000;
 // After a stop, the most of a rank's not yet shown output that still goes to the console.
 const size_t k_stop_backlog = 1024 * 1024;
+// After a stop, the longest the consoles are waited for in all, even one that keeps taking
+// a little (a slow ssh link would otherwise hold a scheduler's SIGTERM for minutes): the
+// rest is in the log files, and a line says so.
+const std::chrono::seconds k_stop_drain{5};
 // How often tee'd files are read when inotify is unavailable (torchrun's tail polls too).
 const int k_tail_poll_ms = 20;
 
@@ -864,6 +868,9 @@ void Supervisor::follow_truncation(Tap& tap) {
 }
 
 void Supervisor::close_taps(bool stopped, bool wait) {
+    if (stopped) {
+        m_stop_drain_until = std::chrono::steady_clock::now() + k_stop_drain;
+    }
     for (auto& t : m_taps) {
         if (t->file_fd >= 0) {
             drain(*t, stopped, wait);
@@ -980,7 +987,8 @@ void Supervisor::finish_sinks(bool stopped, bool wait) {
             // signal while waiting, is one that takes nothing for k_stalled_console_ms
             // given up on.
             const bool limited = stopped || stop_signal_pending();
-            if (!wait || (!wait_for_console(*sink, limited ? k_stalled_console_ms : -1) && limited)) {
+            if (!wait || (stopped && std::chrono::steady_clock::now() >= m_stop_drain_until) ||
+                (!wait_for_console(*sink, limited ? k_stalled_console_ms : -1) && limited)) {
                 sink->give_up();
             }
         }
@@ -1025,9 +1033,10 @@ void Supervisor::drain(Tap& tap, bool stopped, bool wait) {
         if (at < 0 || at >= end) {
             return;
         }
-        if (stop_signal_pending()) {
-            // Ctrl-C while the console catches up: stop waiting for it. The signal stays
-            // pending for whoever runs next (a restart, the caller).
+        if (stop_signal_pending() || (stopped && std::chrono::steady_clock::now() >= m_stop_drain_until)) {
+            // Ctrl-C while the console catches up, or a stopped run's console still behind
+            // after k_stop_drain: stop waiting for it. A signal stays pending for whoever
+            // runs next (a restart, the caller).
             skip_on_console(tap, end, end);
             return;
         }

@@ -7,6 +7,7 @@ signals and failures at once, and loses nothing once the console reads again.
   waits for a reader, or for a second SIGTERM, which ends the launcher at once;
 - the same with a pipe the launcher cannot open again (another user's);
 - a console slower than one loud rank: a quiet rank's lines are not held behind its backlog;
+- a console that keeps taking a little when the run is stopped: waited for 5 s in all;
 - a terminal (a pseudo-terminal) nobody reads, then SIGTERM;
 - a pipe nobody reads, then a rank fails: the other rank is stopped at once;
 - a pipe, then a socket (journald's stream), read only after 2 s with stdout and stderr
@@ -249,6 +250,38 @@ with TempDir() as tmp:
     p.send_signal(signal.SIGTERM)
     read_all(p)
     check(processes_with(marker) == [], "[slow console] nothing survives (%s)" % processes_with(marker))
+    kill_leftovers(marker)
+
+    # A console that keeps taking a little (10 KB/s: a slow ssh link) when the run is
+    # stopped: it is waited for 5 s in all, not for the ~2 MB still behind (200 s).
+    out, marker, p = start_unread(tmp, worker, "trickle", "sleep", subprocess.DEVNULL)
+    import threading
+    trickled = []
+
+    def trickle():
+        while True:
+            chunk = os.read(p.stdout.fileno(), 1024)
+            if not chunk:
+                return
+            trickled.append(chunk)
+            time.sleep(0.1)
+
+    reader = threading.Thread(target=trickle, daemon=True)
+    reader.start()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    code = wait_exit(p, 60)
+    took = time.monotonic() - t0
+    check(code == 143 and took < 10, "[slow console, SIGTERM] exit 143 within 10 s though the console still "
+          "takes a little (got %s after %.1f s)" % (code, took))
+    if code is None:
+        p.kill()
+        p.wait()
+    reader.join(timeout=10)
+    check(b"of this output not shown here (the run was stopped)" in b"".join(trickled),
+          "[slow console, SIGTERM] a line says what was not shown and where it is")
+    check(processes_with(marker) == [], "[slow console, SIGTERM] nothing survives (%s)" % processes_with(marker))
     kill_leftovers(marker)
 
     # The same on a terminal that nobody reads (its stderr goes to a file).

@@ -183,6 +183,7 @@ class Supervisor {
     int m_inotify_fd = -1;  // -1 without taps, or when inotify is unavailable (then taps are polled)
     std::chrono::steady_clock::time_point m_taps_rest_until{};  // no tap reads before this
     size_t m_next_tap = 0;  // the tap each pumping round starts with, in turn
+    std::chrono::steady_clock::time_point m_stop_drain_until{};  // after a stop: when consoles stop being waited for
     std::string m_read_buf;
     std::string m_out_buf;
     // The kernel's OOM-kill counter when the run started (-1: unknown).
