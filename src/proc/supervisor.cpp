@@ -306,8 +306,10 @@ void Supervisor::handle_signal(int signo, GroupOutcome& out, std::vector<bool>& 
         }
     }
     if (m_signals_seen > 1) {
-        // A second Ctrl-C means now.
+        // A second Ctrl-C means now: for the live workers' groups here, and for whatever
+        // outlived its worker (kill_orphans), without waiting out the first one's grace period.
         stop_all(SIGKILL, out, live, pids);
+        m_kill_deadline.reset();
         return;
     }
     stop_all(signo, out, live, pids);

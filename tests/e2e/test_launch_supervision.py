@@ -3,12 +3,33 @@ names the rank in its verdict, shows the @record traceback, and leaves nothing b
 (no process, no run folder)."""
 import os
 import re
+import signal
 import subprocess
 import time
 
 from lib import ACCELERATE, TempDir, check, clean_env, finish, launch
 from supervision import (kill_leftovers, launch_args, lines, processes_with, reset_out, signals,
                          write_worker)
+
+
+# Rank 0 ignores SIGTERM; rank 1 dies of it but has forked a child, in its own process
+# group, that ignores it.
+SECOND_WORKER = r'''
+import os, signal, sys, time
+rank = int(os.environ["RANK"])
+out = sys.argv[1]
+if rank == 1:
+    if os.fork() == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        open(os.path.join(out, "kid"), "w").write(str(os.getpid()))
+        while True:
+            time.sleep(0.05)
+else:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+open(os.path.join(out, "ready.%d" % rank), "w").close()
+while True:
+    time.sleep(0.05)
+'''
 
 
 def failing_rank_case(tmp, worker, out, how, status, description, attempts=2):
@@ -72,6 +93,40 @@ with TempDir() as tmp:
     check(r.returncode == 3, "[children] exit 3 (got %d)" % r.returncode)
     check(len(kids) == 6, "[children] each rank forked 2 children (%d)" % len(kids))
     check(left == [], "[children] no child survives (%s)" % left)
+
+    # A second SIGTERM kills at once even when a rank has already gone and left a child
+    # in its group that ignores SIGTERM (a data-loader worker), while another rank still
+    # runs: nothing waits out the first signal's grace period (8 s here).
+    second = os.path.join(tmp, "second.py")
+    with open(second, "w") as f:
+        f.write(SECOND_WORKER)
+    sec_out = os.path.join(tmp, "second_out")
+    os.makedirs(sec_out, exist_ok=True)
+    marker = "sup_second_%d" % os.getpid()
+    p = subprocess.Popen([ACCELERATE, "launch", "--cpu", "--num_processes", "2", "--main_process_port", "0",
+                          "--grace_period", "8", second, sec_out], cwd=tmp,
+                         env=clean_env(tmp, ACC_TEST_MARKER=marker), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    started = lambda: all(os.path.exists(os.path.join(sec_out, n)) for n in ("ready.0", "ready.1", "kid"))
+    end = time.monotonic() + 60
+    while time.monotonic() < end and not started():
+        time.sleep(0.02)
+    check(started(), "[second SIGTERM] both ranks and rank 1's child are up")
+    p.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    took = time.monotonic() - t0
+    left = processes_with(marker)
+    kill_leftovers(marker)
+    check(p.returncode == 143 and took < 2,
+          "[second SIGTERM] exit 143 at once, not after the grace period (got %s after %.2f s)" % (p.returncode, took))
+    check(left == [], "[second SIGTERM] nothing survives (%s)" % left)
 
     # A rank that ignores SIGTERM is SIGKILLed once --grace_period (seconds) is over.
     reset_out(out)
