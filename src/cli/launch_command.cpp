@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <optional>
 
 #include <fmt/format.h>
@@ -113,7 +114,9 @@ std::optional<std::string> read_error_file(const std::string& path) {
         return std::nullopt;
     }
     try {
-        YAML::Node root = YAML::LoadFile(path);
+        std::ifstream in(path, std::ios::binary);
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        YAML::Node root = YAML::Load(json_surrogates_for_yaml(text));
         YAML::Node msg = root["message"];
         if (msg && msg.IsMap()) {
             if (auto stack = msg["extraInfo"]["py_callstack"]; stack && stack.IsScalar()) {

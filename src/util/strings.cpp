@@ -1,11 +1,10 @@
 #include "acc/util/strings.hpp"
 
-#include <cstdio>
-#include <iterator>
-
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
+#include <iterator>
 
 namespace acc {
 
@@ -190,6 +189,62 @@ std::string format_bytes(std::uint64_t bytes) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.1f %s", value, units[unit]);
     return buf;
+}
+
+namespace {
+
+// The value of the four hex digits at `at`, or -1.
+int hex4(std::string_view text, size_t at) {
+    if (at + 4 > text.size()) {
+        return -1;
+    }
+    int value = 0;
+    for (size_t k = at; k < at + 4; ++k) {
+        const char c = text[k];
+        const int digit = c >= '0' && c <= '9'   ? c - '0'
+                          : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                          : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                 : -1;
+        if (digit < 0) {
+            return -1;
+        }
+        value = value * 16 + digit;
+    }
+    return value;
+}
+
+}  // namespace
+
+std::string json_surrogates_for_yaml(std::string_view json) {
+    std::string out;
+    out.reserve(json.size());
+    size_t i = 0;
+    while (i < json.size()) {
+        if (json[i] != '\\' || i + 1 >= json.size()) {
+            out += json[i++];
+            continue;
+        }
+        const int unit = json[i + 1] == 'u' ? hex4(json, i + 2) : -1;
+        if (unit < 0xD800 || unit > 0xDFFF) {
+            out.append(json.substr(i, 2));  // any other escape, "\\" included, as it is
+            i += 2;
+            continue;
+        }
+        if (unit <= 0xDBFF && i + 12 <= json.size() && json[i + 6] == '\\' && json[i + 7] == 'u') {
+            const int low = hex4(json, i + 8);
+            if (low >= 0xDC00 && low <= 0xDFFF) {
+                const long code = 0x10000 + (static_cast<long>(unit - 0xD800) << 10) + (low - 0xDC00);
+                char buf[16];
+                std::snprintf(buf, sizeof buf, "\\U%08lX", code);
+                out += buf;
+                i += 12;
+                continue;
+            }
+        }
+        out += "\\uFFFD";
+        i += 6;
+    }
+    return out;
 }
 
 }  // namespace acc

@@ -85,7 +85,8 @@ if fail and not (opts.get("first_attempt_only") and attempt != "0"):
             with open(os.environ["TORCHELASTIC_ERROR_FILE"], "w") as f:
                 json.dump({"message": {"message": "RuntimeError: boom from rank %d" % rank, "extraInfo": {
                     "py_callstack": "Traceback (most recent call last):\n  File \"worker.py\", line 7, in main\n"
-                                    "RuntimeError: boom from rank %d\n" % rank, "timestamp": "0"}}}, f)
+                                    "RuntimeError: boom from rank %d (caf\u00e9 \U0001F600)\n" % rank,
+                    "timestamp": "0"}}}, f)  # json.dump writes the emoji as a surrogate pair, as @record does
             sys.exit(1)
         if how == "stderr":
             for i in range(30):

@@ -74,8 +74,9 @@ with TempDir() as tmp:
     r = launch(launch_args(worker, out, "fail=2:record"), cwd=tmp, env=clean_env(tmp), timeout=120)
     check(r.returncode == 1, "[record] exit 1 (got %d)" % r.returncode)
     check("rank 2 (local_rank 2" in r.stderr and "exited with status 1" in r.stderr, "[record] verdict names rank 2")
-    check("Traceback (most recent call last):" in r.stderr and "RuntimeError: boom from rank 2" in r.stderr,
-          "[record] the traceback is shown: %r" % r.stderr[-800:])
+    check("Traceback (most recent call last):" in r.stderr and
+          "RuntimeError: boom from rank 2 (caf\u00e9 \U0001F600)" in r.stderr,
+          "[record] the traceback is shown, characters outside the BMP included: %r" % r.stderr[-800:])
     errfile = lines(out, "errfile.2")[0]
     check(errfile.startswith(tmp + "/torchelastic_") and errfile.endswith("/attempt_0/2/error.json"),
           "[record] TORCHELASTIC_ERROR_FILE is <TMPDIR>/torchelastic_*/<run>/attempt_0/2/error.json (%s)" % errfile)

@@ -18,3 +18,15 @@ TEST(ClosestMatch, SuggestsLikelyTyposOnly) {
     EXPECT_FALSE(acc::closest_match("--zzzzzzzzzzzz", names).has_value());
     EXPECT_EQ(acc::edit_distance("kitten", "sitting"), 3u);
 }
+
+TEST(JsonSurrogatesForYaml, PairsBecomeOneCodePointLoneOnesTheReplacementCharacter) {
+    using acc::json_surrogates_for_yaml;
+    EXPECT_EQ(json_surrogates_for_yaml(R"({"m": "bad \ud83d\ude00!"})"), R"({"m": "bad \U0001F600!"})");
+    EXPECT_EQ(json_surrogates_for_yaml(R"("\uDBFF\uDFFF")"), R"("\U0010FFFF")");
+    EXPECT_EQ(json_surrogates_for_yaml(R"("a\udcffb")"), R"("a\uFFFDb")");       // lone low
+    EXPECT_EQ(json_surrogates_for_yaml(R"("\ud83dx")"), R"("\uFFFDx")");         // lone high
+    EXPECT_EQ(json_surrogates_for_yaml(R"("\ud83d\u0041")"), R"("\uFFFD\u0041")"); // high, then no low
+    // Everything else is left as it is: other escapes, an escaped backslash before "u".
+    EXPECT_EQ(json_surrogates_for_yaml(R"("caf\u00e9 \t \\ud83d \"q\" \u12")"), R"("caf\u00e9 \t \\ud83d \"q\" \u12")");
+    EXPECT_EQ(json_surrogates_for_yaml("trailing \\"), "trailing \\");
+}

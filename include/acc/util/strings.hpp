@@ -33,4 +33,10 @@ std::optional<std::string> closest_match(std::string_view word, const std::vecto
 // Quote an argument for display the way a POSIX shell would need it.
 std::string shell_quote(std::string_view arg);
 
+// JSON text as yaml-cpp (our JSON reader) takes it. Python's json.dump writes a character
+// outside the Basic Multilingual Plane as a UTF-16 surrogate pair ("\ud83d\ude00"), and
+// may write a lone surrogate (a file name read with surrogateescape); yaml-cpp refuses
+// both. A pair becomes YAML's "\U0001F600", a lone surrogate "\uFFFD".
+std::string json_surrogates_for_yaml(std::string_view json);
+
 }  // namespace acc
