@@ -313,7 +313,10 @@ void Supervisor::handle_signal(int signo, GroupOutcome& out, std::vector<bool>& 
         return;
     }
     stop_all(signo, out, live, pids);
-    m_kill_deadline = std::chrono::steady_clock::now() + m_options.grace_period;
+    // A stop already under way (after a failure) keeps its deadline: a signal never gives
+    // the workers longer.
+    const auto deadline = std::chrono::steady_clock::now() + m_options.grace_period;
+    m_kill_deadline = m_kill_deadline ? std::min(*m_kill_deadline, deadline) : deadline;
 }
 
 void Supervisor::reap(GroupOutcome& out, std::vector<bool>& live, const std::vector<pid_t>& pids,

@@ -147,6 +147,29 @@ with TempDir() as tmp:
     check(left == [], "[grace] nothing survives (%s)" % left)
     check("rank 1 (local_rank 1" in r.stderr and "stopped ranks 0, 2" in r.stderr, "[grace] verdict: %r" % r.stderr[-400:])
 
+    # A SIGTERM to the launcher during that grace period does not start it again: the
+    # ranks that ignore SIGTERM are killed when the failure's grace period ends.
+    reset_out(out)
+    marker = "sup_grace_signal_%d" % os.getpid()
+    p = subprocess.Popen([ACCELERATE, "launch"] + launch_args(worker, out, "fail=1:exit3", "on_signal=ignore",
+                                                               flags=("--grace_period", "4")),
+                         cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    end = time.monotonic() + 60
+    while time.monotonic() < end and not lines(out, "failed_at"):
+        time.sleep(0.02)
+    time.sleep(2.0)
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    after_failure = time.time() - float(lines(out, "failed_at")[0]) if lines(out, "failed_at") else 99.0
+    kill_leftovers(marker)
+    check(after_failure < 5.2, "[grace, then SIGTERM] the failure's 4 s grace period stands (ended %.1f s after "
+          "the failure; 6 s if the signal had started it again)" % after_failure)
+
     # The system refuses to fork a rank (a process limit: ulimit -u, a cgroup's pids.max):
     # that rank is the failure, the ranks already running are stopped in order, one
     # verdict line says why; no "internal error", nothing left. Run as nobody, whose
