@@ -99,7 +99,7 @@ void MachineLink::watch() {
     std::optional<launch::FailureRecord> failure;
     bool lost = false;
     try {
-        m_watch_client->finish_wait(false);
+        m_watch_client->finish_wait(false, true);  // for as long as the job runs
         failure = launch::parse_failure(m_watch_client->get(m_keys.failed()));
         if (!failure->benign) {
             m_watch_client->add(m_keys.failure_seen(), 1);

@@ -24,6 +24,9 @@ namespace acc::proc {
 
 namespace {
 
+// How long a reply that is due may take: a store answers at once, even on a loaded machine.
+constexpr std::chrono::milliseconds k_reply_timeout{10000};
+
 using Clock = std::chrono::steady_clock;
 
 // One non-blocking connect to `ai`, bounded by `deadline`; the fd or -1 with `why` set.
@@ -168,7 +171,7 @@ void StoreClient::send_all(const std::string& bytes) {
 }
 
 template <typename T, typename Decode>
-T StoreClient::read_reply(Decode decode) {
+T StoreClient::read_reply(Decode decode, bool forever) {
     char buf[65536];
     while (true) {
         size_t used = 0;
@@ -181,6 +184,19 @@ T StoreClient::read_reply(Decode decode) {
         if (v) {
             m_in.erase(0, used);
             return std::move(*v);
+        }
+        if (!forever) {
+            // A reply is due: the store answers at once. One that stays silent (a machine 0
+            // suspended with Ctrl-Z, a port where something else listens) must not hang us.
+            pollfd p{m_fd, POLLIN, 0};
+            const int rc = poll(&p, 1, static_cast<int>(k_reply_timeout.count()));
+            if (rc < 0 && errno == EINTR) {
+                continue;
+            }
+            if (rc == 0) {
+                throw StoreConnectionError(fmt::format("the store at {} did not answer within {} s", m_endpoint,
+                                                       k_reply_timeout.count() / 1000));
+            }
         }
         ssize_t n = recv(m_fd, buf, sizeof buf, 0);
         if (n > 0) {
@@ -228,10 +244,10 @@ void StoreClient::multi_set(const std::vector<std::string>& keys, const std::vec
 
 void StoreClient::start_wait(const std::vector<std::string>& keys) { send_all(store::encode_wait(keys)); }
 
-bool StoreClient::finish_wait(bool cancel) {
+bool StoreClient::finish_wait(bool cancel, bool forever) {
     auto u8 = [](std::string_view b, size_t& n) { return store::decode_u8(b, n); };
     if (!cancel) {
-        read_reply<std::uint8_t>(u8);
+        read_reply<std::uint8_t>(u8, forever);
         return true;
     }
     send_all(store::encode_cancel_wait());

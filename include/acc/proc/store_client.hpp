@@ -46,7 +46,10 @@ class StoreClient {
     // things: start_wait sends the request; finish_wait reads the reply (true) once fd()
     // is readable, or cancels the wait (false) when called with cancel = true.
     void start_wait(const std::vector<std::string>& keys);
-    bool finish_wait(bool cancel);
+    // `forever`: the reply may take as long as the keys take to appear (a watcher's wait);
+    // otherwise it is due now, and a store that sends no more of it for k_reply_timeout
+    // is treated as lost.
+    bool finish_wait(bool cancel, bool forever = false);
     // Both halves, up to `deadline`: false on timeout (the wait is cancelled).
     bool wait(const std::vector<std::string>& keys, Deadline deadline);
 
@@ -60,9 +63,10 @@ class StoreClient {
   private:
     StoreClient(int fd, std::string endpoint) : m_fd(fd), m_endpoint(std::move(endpoint)) {}
     void send_all(const std::string& bytes);
-    // Read until `decode` succeeds on the buffered bytes.
+    // Read until `decode` succeeds on the buffered bytes. Unless `forever`, a store that
+    // sends nothing for k_reply_timeout (frozen, or not a store at all) is lost.
     template <typename T, typename Decode>
-    T read_reply(Decode decode);
+    T read_reply(Decode decode, bool forever = false);
 
     int m_fd = -1;
     std::string m_endpoint;
