@@ -75,6 +75,7 @@ std::string RendezvousKeys::exit_last() const {
 std::string RendezvousKeys::settings(int r) const { return fmt::format("/{}/accelerate/settings/{}", run_id, r); }
 std::string RendezvousKeys::failed() const { return fmt::format("/{}/accelerate/failed", run_id); }
 std::string RendezvousKeys::failure_seen() const { return fmt::format("/{}/accelerate/failure_seen", run_id); }
+std::string RendezvousKeys::claim(int r) const { return fmt::format("/{}/accelerate/claim/{}", run_id, r); }
 
 bool RendezvousKeys::is_agent_key(std::string_view key) const {
     std::string a = fmt::format("/{}/torchelastic/", run_id);

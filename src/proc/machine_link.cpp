@@ -63,6 +63,17 @@ MachineLink::MachineLink(MachineLinkOptions options) : m_opt(std::move(options))
     try {
         // As torch's TCPStore constructor does; the key counts clients, harmlessly.
         m_client->add("init/", 1);
+        // One launcher per machine rank: a second one with the same --machine_rank would
+        // overwrite the first's role_info and start the same ranks again. It is turned away;
+        // the job of the first goes on.
+        if (m_client->add(m_keys.claim(m_opt.machine_rank), 1) > 1) {
+            close(m_event_fd);
+            m_event_fd = -1;
+            throw Error(fmt::format(
+                "machine_rank {} is already taken by another launcher of the job at {}:{}; give each machine its own "
+                "--machine_rank 0..{} (a launcher that ended cannot rejoin: start the job again)",
+                m_opt.machine_rank, m_opt.host, m_opt.port, m_opt.num_machines - 1));
+        }
         launch::RoleInfo info{"default", m_opt.machine_rank, m_opt.local_world_size};
         m_client->set(m_keys.settings(m_opt.machine_rank), launch::encode_machine_settings(m_opt.settings));
         m_client->set(m_keys.role_info(m_opt.machine_rank), launch::encode_role_info(info));
@@ -220,6 +231,19 @@ void MachineLink::fail_rendezvous(const std::string& message) {
 launch::AssignedRanks MachineLink::rendezvous() {
     const int g = m_opt.num_machines;
     auto timed_out = [&]() -> std::string {
+        // Machines that disagree (one expects more machines than the others) are named
+        // first: that is why the others never came.
+        std::vector<launch::MachineSettings> joined;
+        for (int r = 0; r < g; ++r) {
+            if (m_client->check({m_keys.settings(r)})) {
+                if (auto m = launch::parse_machine_settings(m_client->get(m_keys.settings(r)), r)) {
+                    joined.push_back(*m);
+                }
+            }
+        }
+        if (auto diff = launch::compare_machine_settings(joined)) {
+            return *diff;
+        }
         auto missing = missing_machines();
         if (missing.empty()) {
             return fmt::format("the rendezvous of {} machines did not complete within {} s; raise --rdzv_timeout", g,
@@ -271,7 +295,7 @@ launch::AssignedRanks MachineLink::rendezvous() {
         }
         const std::string mine = m_keys.assigned_ranks(m_opt.machine_rank);
         if (!wait_keys({mine}, m_deadline)) {
-            throw Error(timed_out());
+            fail_rendezvous(timed_out());  // told to the machines that did join, which stop too
         }
         auto text = m_client->get(mine);
         auto ranks = launch::parse_assigned_ranks(text);

@@ -25,6 +25,7 @@ struct RendezvousKeys {
     std::string settings(int group_rank) const;        // accelerate/settings/<r> (ours)
     std::string failed() const;                        // accelerate/failed (ours)
     std::string failure_seen() const;                  // accelerate/failure_seen (ours: a counter)
+    std::string claim(int group_rank) const;           // accelerate/claim/<r> (ours: launchers using rank r)
     // True for the launchers' own keys (kept when worker keys are cleared between attempts).
     bool is_agent_key(std::string_view key) const;
 };
