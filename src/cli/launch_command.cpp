@@ -370,6 +370,19 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
     }
     std::string store_host;
     std::unique_ptr<proc::StoreServer> store = host_agent_store(plan, s, &store_host);
+    if (store && plan.num_machines > 1) {
+        // Another machine's launcher that goes away unannounced (SIGKILL, a crash, its host)
+        // stops the job everywhere, as a failure it had reported would.
+        store->on_disconnect([keys = launch::RendezvousKeys{plan.run_id}](const std::vector<std::string>& added,
+                                                                          const store::StoreState& state) {
+            std::vector<std::pair<std::string, std::string>> sets;
+            if (auto f = launch::lost_machine_failure(keys, added,
+                                                      [&state](const std::string& k) { return state.has_key(k); })) {
+                sets.push_back(std::move(*f));
+            }
+            return sets;
+        });
+    }
     const bool interactive = proc::launcher_owns_terminal();
     std::unique_ptr<proc::MachineLink> link = join_machines(plan, s, store_host);
     if (link) {

@@ -76,6 +76,30 @@ std::string RendezvousKeys::settings(int r) const { return fmt::format("/{}/acce
 std::string RendezvousKeys::failed() const { return fmt::format("/{}/accelerate/failed", run_id); }
 std::string RendezvousKeys::failure_seen() const { return fmt::format("/{}/accelerate/failure_seen", run_id); }
 std::string RendezvousKeys::claim(int r) const { return fmt::format("/{}/accelerate/claim/{}", run_id, r); }
+std::string RendezvousKeys::alive(int r) const { return fmt::format("/{}/accelerate/alive/{}", run_id, r); }
+std::string RendezvousKeys::exited(int r) const { return fmt::format("/{}/accelerate/exited/{}", run_id, r); }
+
+std::optional<std::pair<std::string, std::string>> lost_machine_failure(
+    const RendezvousKeys& keys, const std::vector<std::string>& added,
+    const std::function<bool(const std::string&)>& has_key) {
+    const std::string prefix = keys.alive(0).substr(0, keys.alive(0).size() - 1);  // ".../alive/"
+    for (const auto& key : added) {
+        if (key.size() <= prefix.size() || key.compare(0, prefix.size(), prefix) != 0) {
+            continue;
+        }
+        const auto r = parse_python_int(std::string_view(key).substr(prefix.size()));
+        if (!r || *r < 0 || *r > (1 << 20) || has_key(keys.failed()) || has_key(keys.exited(static_cast<int>(*r)))) {
+            continue;
+        }
+        const int machine = static_cast<int>(*r);
+        return std::make_pair(keys.failed(),
+                              encode_failure(FailureRecord{
+                                  machine, std::nullopt,
+                                  "its launcher went away (killed, or its host or the network failed), and its "
+                                  "ranks with it"}));
+    }
+    return std::nullopt;
+}
 
 bool RendezvousKeys::is_agent_key(std::string_view key) const {
     std::string a = fmt::format("/{}/torchelastic/", run_id);

@@ -74,6 +74,12 @@ MachineLink::MachineLink(MachineLinkOptions options) : m_opt(std::move(options))
                 "--machine_rank 0..{} (a launcher that ended cannot rejoin: start the job again)",
                 m_opt.machine_rank, m_opt.host, m_opt.port, m_opt.num_machines - 1));
         }
+        if (m_opt.machine_rank != 0) {
+            // Machine 0's store watches this connection: should it close before this machine
+            // reaches the exit barrier or records a failure, the job is stopped (see
+            // launch::lost_machine_failure).
+            m_client->add(m_keys.alive(m_opt.machine_rank), 1);
+        }
         launch::RoleInfo info{"default", m_opt.machine_rank, m_opt.local_world_size};
         m_client->set(m_keys.settings(m_opt.machine_rank), launch::encode_machine_settings(m_opt.settings));
         m_client->set(m_keys.role_info(m_opt.machine_rank), launch::encode_role_info(info));
@@ -312,6 +318,7 @@ launch::AssignedRanks MachineLink::rendezvous() {
 std::optional<std::string> MachineLink::exit_barrier(std::chrono::milliseconds timeout,
                                                      const std::function<bool()>& interrupted) {
     try {
+        m_client->set(m_keys.exited(m_opt.machine_rank), "1");  // from here on, leaving is no failure
         if (m_client->add(m_keys.exit_count(), 1) >= m_opt.num_machines) {
             m_client->set(m_keys.exit_last(), std::to_string(m_opt.machine_rank));
         }

@@ -111,6 +111,11 @@ void StoreServer::start() {
     });
 }
 
+void StoreServer::on_disconnect(DisconnectHook hook) {
+    std::lock_guard<std::mutex> lock(m_mutex);
+    m_on_disconnect = std::move(hook);
+}
+
 void StoreServer::with_state(const std::function<void(store::StoreState&)>& fn) {
     std::lock_guard<std::mutex> lock(m_mutex);
     fn(m_state);
@@ -145,8 +150,34 @@ void StoreServer::serve() {
         epoll_ctl(ep, EPOLL_CTL_DEL, it->second.fd, nullptr);
         close(it->second.fd);
         conns.erase(it);
-        std::lock_guard<std::mutex> lock(m_mutex);
-        m_state.disconnect(id);
+        std::vector<store::Reply> woken;
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            const auto added = m_state.keys_added_by(id);
+            m_state.disconnect(id);
+            if (m_on_disconnect && !added.empty()) {
+                for (auto& [key, value] : m_on_disconnect(added, m_state)) {
+                    store::Request set;
+                    set.op = store::Op::set;
+                    set.keys = {key};
+                    set.values = {value};
+                    auto out = m_state.apply(0, set);  // 0: no connection (a SET has no reply)
+                    woken.insert(woken.end(), std::make_move_iterator(out.begin()),
+                                 std::make_move_iterator(out.end()));
+                }
+            }
+        }
+        // The waiters it woke are written to when their connection is next writable, or now.
+        for (auto& reply : woken) {
+            if (auto target = conns.find(reply.conn); target != conns.end()) {
+                target->second.out += reply.bytes;
+                target->second.want_write = true;
+                epoll_event e{};
+                e.events = EPOLLIN | EPOLLOUT;
+                e.data.u64 = target->second.id;
+                epoll_ctl(ep, EPOLL_CTL_MOD, target->second.fd, &e);
+            }
+        }
     };
     // Write what is queued; false when the peer is gone.
     auto flush = [&](Connection& c) {

@@ -160,10 +160,15 @@ std::vector<Reply> StoreState::apply(ConnId conn, const Request& req) {
         reply(reply_bytes(it == m_kv.end() ? std::string_view() : std::string_view(it->second)));
         break;
     }
-    case Op::add:
+    case Op::add: {
         reply(reply_i64(add(req.keys[0], req.number)));
         changed(req.keys[0]);
+        auto& added = m_added[conn];
+        if (std::find(added.begin(), added.end(), req.keys[0]) == added.end() && added.size() < 64) {
+            added.push_back(req.keys[0]);  // bounded: torch's own clients ADD few keys, hostile ones many
+        }
         break;
+    }
     case Op::check: {
         bool all = std::all_of(req.keys.begin(), req.keys.end(), [&](const std::string& k) { return ready(k); });
         reply(reply_u8(all ? k_ready : k_not_ready));
@@ -256,7 +261,13 @@ std::vector<Reply> StoreState::apply(ConnId conn, const Request& req) {
     return out;
 }
 
+std::vector<std::string> StoreState::keys_added_by(ConnId conn) const {
+    auto it = m_added.find(conn);
+    return it == m_added.end() ? std::vector<std::string>{} : it->second;
+}
+
 void StoreState::disconnect(ConnId conn) {
+    m_added.erase(conn);
     auto it = m_waits.find(conn);
     if (it != m_waits.end()) {
         for (const auto& k : it->second) {

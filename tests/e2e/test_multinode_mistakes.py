@@ -3,7 +3,8 @@ end every launcher at once with one line naming the mistake.
 
 - a second launcher with a machine_rank already taken is turned away; the job goes on;
 - machine 0 expecting more machines than the others: both name the disagreement;
-- machine 1 giving up on a machine that never came: machine 0 stops too, at once.
+- machine 1 giving up on a machine that never came: machine 0 stops too, at once;
+- machine 1's launcher SIGKILLed mid-run: machine 0 stops at once, naming it.
 """
 import os
 import socket
@@ -91,6 +92,22 @@ with TempDir() as tmp:
     check(c0 == 1 and gap < 5 and said(e0, "machine 1"),
           "[machine 2 never came] machine 0 stops within 5 s of machine 1, naming why (%s after %.1f s: %r)"
           % (c0, gap, e0[-300:]))
+    # Machine 1's launcher is SIGKILLed mid-run (its workers die with it): machine 0 learns
+    # it from its store at once and stops its own workers, instead of running on alone.
+    port = free_port()
+    m0 = machine(tmp, env, port, 0, 2, 4, script="exec sleep 60")
+    m1 = machine(tmp, env, port, 1, 2, 4, script="exec sleep 60")
+    end = time.monotonic() + 30
+    while time.monotonic() < end and len(processes_with(marker)) < 6:  # 2 launchers, 4 workers
+        time.sleep(0.05)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    m1.kill()
+    m1.communicate()
+    c0, e0 = ended(m0, 30)
+    took = time.monotonic() - t0
+    check(c0 == 1 and took < 5 and said(e0, "machine 1: its launcher went away"),
+          "[machine 1 killed] machine 0 stops within 5 s, naming it (%s after %.1f s: %r)" % (c0, took, e0[-300:]))
     check(processes_with(marker) == [], "nothing survives (%s)" % processes_with(marker))
     kill_leftovers(marker)
 finish()

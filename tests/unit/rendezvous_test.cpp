@@ -188,3 +188,28 @@ TEST(StoreClientProtocol, IncompleteAndOversizedReplies) {
     put_i64(huge, 1ll << 40);
     EXPECT_THROW(decode_bytes(huge, n), std::length_error);
 }
+
+TEST(LostMachine, OnlyAnUnannouncedDepartureOfAMachinesLinkStopsTheJob) {
+    RendezvousKeys keys{"job"};
+    std::set<std::string> present;
+    auto has = [&present](const std::string& k) { return present.count(k) != 0; };
+    // Not a launcher's link (a worker's counters, the init key): nothing.
+    EXPECT_FALSE(lost_machine_failure(keys, {"init/", "/job/counter"}, has));
+    // Machine 2's link, gone while it ran: the failure record names it.
+    auto f = lost_machine_failure(keys, {"init/", keys.claim(2), keys.alive(2)}, has);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->first, keys.failed());
+    const auto record = parse_failure(f->second);
+    EXPECT_EQ(record.machine_rank, 2);
+    EXPECT_FALSE(record.rank);
+    EXPECT_NE(describe_failure(record).find("machine 2: its launcher went away"), std::string::npos);
+    // Gone after reaching the exit barrier, or after a failure was recorded: nothing.
+    present.insert(keys.exited(2));
+    EXPECT_FALSE(lost_machine_failure(keys, {keys.alive(2)}, has));
+    present.clear();
+    present.insert(keys.failed());
+    EXPECT_FALSE(lost_machine_failure(keys, {keys.alive(2)}, has));
+    // Another run's keys are not this job's.
+    present.clear();
+    EXPECT_FALSE(lost_machine_failure(keys, {RendezvousKeys{"other"}.alive(1)}, has));
+}

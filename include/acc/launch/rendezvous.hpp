@@ -4,9 +4,11 @@
 // Pure: the store traffic itself lives in proc/machine_link.*.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "acc/launch/launch_plan.hpp"
@@ -26,9 +28,19 @@ struct RendezvousKeys {
     std::string failed() const;                        // accelerate/failed (ours)
     std::string failure_seen() const;                  // accelerate/failure_seen (ours: a counter)
     std::string claim(int group_rank) const;           // accelerate/claim/<r> (ours: launchers using rank r)
+    std::string alive(int group_rank) const;           // accelerate/alive/<r> (ours: ADDed on machine r's link)
+    std::string exited(int group_rank) const;          // accelerate/exited/<r> (ours: r reached the exit barrier)
     // True for the launchers' own keys (kept when worker keys are cleared between attempts).
     bool is_agent_key(std::string_view key) const;
 };
+
+// Machine 0's store saw a connection close that had ADDed `added`: when that was machine
+// r's link (its alive key) and r had neither reached the exit barrier nor recorded a
+// failure, the failure record (key, value) that stops the job: r's launcher went away
+// (SIGKILL, a crash, its host or the network) and its ranks with it.
+std::optional<std::pair<std::string, std::string>> lost_machine_failure(
+    const RendezvousKeys& keys, const std::vector<std::string>& added,
+    const std::function<bool(const std::string&)>& has_key);
 
 struct RoleInfo {
     std::string role = "default";

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "acc/store/protocol.hpp"
 #include "acc/store/store_state.hpp"
@@ -30,6 +32,12 @@ class StoreServer {
     // Run `fn` on the store state while the server thread is kept out.
     void with_state(const std::function<void(store::StoreState&)>& fn);
 
+    // Called on the server thread when a client connection closes, with the keys it had
+    // ADDed; the key-value pairs it returns are SET (waking whoever waits for them).
+    using DisconnectHook = std::function<std::vector<std::pair<std::string, std::string>>(
+        const std::vector<std::string>& added, const store::StoreState& state)>;
+    void on_disconnect(DisconnectHook hook);
+
   private:
     void serve();
 
@@ -39,6 +47,7 @@ class StoreServer {
     store::Limits m_limits;
     std::mutex m_mutex;
     store::StoreState m_state;
+    DisconnectHook m_on_disconnect;  // guarded by m_mutex
     std::thread m_thread;
     std::atomic<bool> m_stop{false};
 };

@@ -37,6 +37,10 @@ class StoreState {
     // The client went away: forget its pending waits.
     void disconnect(ConnId conn);
 
+    // The keys `conn` has ADDed to, in the order it first did (a launcher's "alive" mark
+    // is one: its connection closing says the launcher went away).
+    std::vector<std::string> keys_added_by(ConnId conn) const;
+
     // Forget every key, queue and wait (between restart attempts).
     void clear();
 
@@ -65,6 +69,7 @@ class StoreState {
     std::unordered_map<ConnId, std::set<std::string>> m_waits;
     std::unordered_map<std::string, std::vector<ConnId>> m_waiting_on;  // in arrival order
     std::unordered_map<std::string, std::vector<std::pair<ConnId, std::int64_t>>> m_barriers;
+    std::unordered_map<ConnId, std::vector<std::string>> m_added;  // keys_added_by
 };
 
 }  // namespace acc::store
