@@ -203,6 +203,8 @@ const size_t k_stop_backlog = 1024 * 1024;
 // a little (a slow ssh link would otherwise hold a scheduler's SIGTERM for minutes): the
 // rest is in the log files, and a line says so.
 const std::chrono::seconds k_stop_drain{5};
+// What still counts as a note rather than output once k_stop_drain is over.
+const size_t k_note_bytes = 4096;
 // How often tee'd files are read when inotify is unavailable (torchrun's tail polls too).
 const int k_tail_poll_ms = 20;
 
@@ -992,7 +994,10 @@ void Supervisor::finish_sinks(bool stopped, bool wait) {
             // signal while waiting, is one that takes nothing for k_stalled_console_ms
             // given up on.
             const bool limited = stopped || stop_signal_pending();
-            if (!wait || (stopped && std::chrono::steady_clock::now() >= m_stop_drain_until) ||
+            // Past k_stop_drain only notes (a skip line, a line's rest) are still waited for.
+            const bool bulk_overdue = stopped && std::chrono::steady_clock::now() >= m_stop_drain_until &&
+                                      sink->waiting_bytes() > k_note_bytes;
+            if (!wait || bulk_overdue ||
                 (!wait_for_console(*sink, limited ? k_stalled_console_ms : -1) && limited)) {
                 sink->give_up();
             }
@@ -1038,10 +1043,20 @@ void Supervisor::drain(Tap& tap, bool stopped, bool wait) {
         if (at < 0 || at >= end) {
             return;
         }
-        if (stop_signal_pending() || (stopped && std::chrono::steady_clock::now() >= m_stop_drain_until)) {
-            // Ctrl-C while the console catches up, or a stopped run's console still behind
-            // after k_stop_drain: stop waiting for it. A signal stays pending for whoever
-            // runs next (a restart, the caller).
+        if (stop_signal_pending()) {
+            // Ctrl-C while the console catches up: stop waiting for it. The signal stays
+            // pending for whoever runs next (a restart, the caller).
+            skip_on_console(tap, end, end);
+            return;
+        }
+        if (stopped && std::chrono::steady_clock::now() >= m_stop_drain_until) {
+            // A stopped run's console still behind after k_stop_drain: what it has not taken
+            // is dropped (but the rest of a line it took in part), and one line says where
+            // all of it is.
+            if (tap.sink != nullptr) {
+                tap.sink->give_up();
+                tap.sink->resume();
+            }
             skip_on_console(tap, end, end);
             return;
         }

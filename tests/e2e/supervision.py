@@ -20,6 +20,8 @@ Options:
                         exit 0 (a preempted job that saved its checkpoint)
 """
 import os
+import signal
+import subprocess
 import time
 
 WORKER = r'''
@@ -168,6 +170,22 @@ def ready(out, world):
 
 def pids(out, world):
     return [int(lines(out, "pid.%d" % r)[-1]) for r in range(world)]
+
+
+def signal_and_wait(p, timeout, signo=signal.SIGTERM):
+    """Send `signo` to the Popen `p` and wait for it to end: (its exit code, or None when it
+    was still running after `timeout` s and was killed; the seconds since the signal). Its
+    pipes are not read: a test may be keeping them full on purpose."""
+    t0 = time.monotonic()
+    p.send_signal(signo)
+    try:
+        p.wait(timeout=timeout)
+        code = p.returncode
+    except subprocess.TimeoutExpired:
+        code = None
+        p.kill()
+        p.wait()
+    return code, time.monotonic() - t0
 
 
 def kill_leftovers(marker):

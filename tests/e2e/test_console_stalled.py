@@ -23,7 +23,7 @@ import tempfile
 import time
 
 from lib import ACCELERATE, TempDir, check, clean_env, finish
-from supervision import eventually, kill_leftovers, processes_with
+from supervision import eventually, kill_leftovers, processes_with, signal_and_wait
 
 # worker.py OUT MODE LINES: writes LINES numbered lines of ~70 bytes to stdout (and, in
 # modes "both" and "restart", as many to stderr), then: "sleep" sleeps (noting a
@@ -210,17 +210,11 @@ with TempDir() as tmp:
                              stderr=subprocess.DEVNULL, preexec_fn=as_nobody)
         check(eventually(lambda: written(out), 60), "[another user's pipe] the workers wrote everything")
         time.sleep(0.2)
-        t0 = time.monotonic()
-        p.send_signal(signal.SIGTERM)
-        code = wait_exit(p, 10)
-        took = time.monotonic() - t0
+        code, took = signal_and_wait(p, 10)
         check(code == 143 and took < 5, "[another user's pipe, SIGTERM] the launcher exits 143 within 5 s "
               "though it cannot open its stdout again (got %s after %.1f s)" % (code, took))
         check(processes_with(marker) == [], "[another user's pipe] nothing survives (%s)" % processes_with(marker))
-        if code is None:
-            p.kill()
         p.stdout.close()
-        p.wait()
         kill_leftovers(marker)
         subprocess.run(["rm", "-rf", shared])
 
@@ -257,6 +251,7 @@ with TempDir() as tmp:
     out, marker, p = start_unread(tmp, worker, "trickle", "sleep", subprocess.DEVNULL)
     import threading
     trickled = []
+    slow = [True]  # read at 10 KB/s until the launcher has exited, then the rest at once
 
     def trickle():
         while True:
@@ -264,21 +259,17 @@ with TempDir() as tmp:
             if not chunk:
                 return
             trickled.append(chunk)
-            time.sleep(0.1)
+            if slow[0]:
+                time.sleep(0.1)
 
     reader = threading.Thread(target=trickle, daemon=True)
     reader.start()
     time.sleep(0.5)
-    t0 = time.monotonic()
-    p.send_signal(signal.SIGTERM)
-    code = wait_exit(p, 60)
-    took = time.monotonic() - t0
+    code, took = signal_and_wait(p, 60)
     check(code == 143 and took < 10, "[slow console, SIGTERM] exit 143 within 10 s though the console still "
           "takes a little (got %s after %.1f s)" % (code, took))
-    if code is None:
-        p.kill()
-        p.wait()
-    reader.join(timeout=10)
+    slow[0] = False
+    reader.join(timeout=30)
     check(b"of this output not shown here (the run was stopped)" in b"".join(trickled),
           "[slow console, SIGTERM] a line says what was not shown and where it is")
     check(processes_with(marker) == [], "[slow console, SIGTERM] nothing survives (%s)" % processes_with(marker))

@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from lib import ACCELERATE, TempDir, check, clean_env, finish, launch
-from supervision import (kill_leftovers, launch_args, lines, processes_with, reset_out, signals,
+from supervision import (kill_leftovers, launch_args, lines, processes_with, reset_out, signal_and_wait, signals,
                          write_worker)
 
 
@@ -115,14 +115,7 @@ with TempDir() as tmp:
     check(started(), "[second SIGTERM] both ranks and rank 1's child are up")
     p.send_signal(signal.SIGTERM)
     time.sleep(0.5)
-    t0 = time.monotonic()
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-    took = time.monotonic() - t0
+    _, took = signal_and_wait(p, 20)
     left = processes_with(marker)
     kill_leftovers(marker)
     check(p.returncode == 143 and took < 2,
@@ -159,12 +152,7 @@ with TempDir() as tmp:
     while time.monotonic() < end and not lines(out, "failed_at"):
         time.sleep(0.02)
     time.sleep(2.0)
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
+    signal_and_wait(p, 30)
     after_failure = time.time() - float(lines(out, "failed_at")[0]) if lines(out, "failed_at") else 99.0
     kill_leftovers(marker)
     check(after_failure < 5.2, "[grace, then SIGTERM] the failure's 4 s grace period stands (ended %.1f s after "

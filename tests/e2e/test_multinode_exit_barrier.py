@@ -9,7 +9,7 @@ import subprocess
 import time
 
 from lib import ACCELERATE, TempDir, check, clean_env, finish
-from supervision import kill_leftovers, processes_with
+from supervision import kill_leftovers, processes_with, signal_and_wait
 
 # Machine 1's ranks (GROUP_RANK 1) note that they ran and exit 0; machine 0's sleep.
 SCRIPT = 'touch "$DUMP/ran.$RANK"; [ "$GROUP_RANK" = 1 ] && exit 0; exec sleep 60'
@@ -54,12 +54,7 @@ with TempDir() as tmp:
           % (m1.returncode, took))
     check("interrupted while waiting for the other machines to finish" in err1 and "within 300 s" not in err1,
           "one line says it was waiting for the other machines (%r)" % err1[-400:])
-    m0.send_signal(signal.SIGTERM)
-    try:
-        m0.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        m0.kill()
-        m0.communicate()
+    signal_and_wait(m0, 30)
     check(processes_with(marker) == [], "nothing survives (%s)" % processes_with(marker))
     kill_leftovers(marker)
 finish()

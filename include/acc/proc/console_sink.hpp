@@ -37,6 +37,8 @@ class ConsoleSink {
 
     // Something waits that the console has not taken (and it is worth waiting for).
     bool blocked() const { return !m_gone && !m_given_up && m_written < m_pending.size(); }
+    // How much waits for the console.
+    size_t waiting_bytes() const { return blocked() ? m_pending.size() - m_written : 0; }
     // The fd to poll for POLLOUT.
     int fd() const { return m_fd; }
     // The same file as `st_dev`/`st_ino` (stdout and stderr on one terminal share a sink).
