@@ -172,10 +172,7 @@ void StoreServer::serve() {
             if (auto target = conns.find(reply.conn); target != conns.end()) {
                 target->second.out += reply.bytes;
                 target->second.want_write = true;
-                epoll_event e{};
-                e.events = EPOLLIN | EPOLLOUT;
-                e.data.u64 = target->second.id;
-                epoll_ctl(ep, EPOLL_CTL_MOD, target->second.fd, &e);
+                update_interest(target->second);
             }
         }
     };
