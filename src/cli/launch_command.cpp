@@ -426,6 +426,13 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
         supervisor.settle();  // the messages that follow start on a line of their own
         return status;
     };
+    // A stop signal read after the workers ended (waiting to restart, or for the other
+    // machines) ends the run as one during it would.
+    auto finish_by_signal = [&](proc::GroupOutcome& out, const std::vector<std::string>& error_files, int attempt,
+                                int signo) {
+        out.launcher_signal = signo;
+        return finish(out, error_files, attempt, launch::job_exit_status(signo, std::nullopt));
+    };
     for (int attempt = 0;; ++attempt) {
         if (store && attempt > 0) {
             // Each attempt starts from a clean key space (torch >= 2.5 no longer
@@ -510,8 +517,7 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
                     supervisor.tell(fmt::format("accelerate launch: {}\n", *note), true);
                 }
                 if (stop_signal) {
-                    out.launcher_signal = stop_signal;
-                    return finish(out, error_files, attempt, launch::job_exit_status(stop_signal, std::nullopt));
+                    return finish_by_signal(out, error_files, attempt, *stop_signal);
                 }
             }
             return finish(out, error_files, attempt, 0);
@@ -522,8 +528,7 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
                                         plan.workers[*out.first_failure].rank, launch::describe(failed.status),
                                         attempt + 1, plan.max_restarts));
             if (auto sig = supervisor.pending_signal()) {
-                out.launcher_signal = sig;
-                return finish(out, error_files, attempt, launch::job_exit_status(sig, std::nullopt));
+                return finish_by_signal(out, error_files, attempt, *sig);
             }
             continue;
         }
