@@ -161,7 +161,8 @@ std::string log_tail(const std::string& path, size_t n) {
 // The verdict on a failed run: one line naming the culprit, then its root cause (error
 // file) or its last stderr lines.
 std::string verdict_text(const launch::LaunchPlan& plan, const proc::GroupOutcome& out,
-                         const std::vector<std::string>& error_files, const std::vector<std::string>& stderr_logs) {
+                         const std::vector<std::string>& error_files, const std::vector<std::string>& stderr_logs,
+                         const proc::Supervisor::RecentOutput& recent) {
     size_t idx = *out.first_failure;
     const auto& failed = out.workers[idx];
     const auto& spec = plan.workers[idx];
@@ -199,6 +200,13 @@ std::string verdict_text(const launch::LaunchPlan& plan, const proc::GroupOutcom
         if (std::string tail = log_tail(stderr_logs[idx], 20); !tail.empty()) {
             text += fmt::format("last lines of rank {}'s stderr (from {}):\n{}\n", spec.rank, stderr_logs[idx], tail);
         }
+        return text;
+    }
+    // Its stderr went through the launcher (several workers on a log): its last words,
+    // gathered from among the other ranks' lines.
+    if (std::string tail = launch::last_lines(recent.bytes, 20); !tail.empty()) {
+        text += fmt::format("last lines of rank {}'s {}:\n{}\n", spec.rank,
+                            recent.with_stdout ? "output (stdout and stderr)" : "stderr", tail);
     }
     return text;
 }
@@ -356,6 +364,15 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
             }
         }
     }
+    // Several workers on one console that is no terminal (a batch job's log) get their lines
+    // joined by the launcher, so that they never mix mid-line.
+    bool joined = false;
+    const bool stdout_joinable = proc::joinable_console(STDOUT_FILENO);
+    const bool stderr_joinable = proc::joinable_console(STDERR_FILENO);
+    for (auto& st : streams) {
+        st = launch::join_shared_consoles(st, plan.workers.size(), stdout_joinable, stderr_joinable);
+        joined = joined || st.joined();
+    }
     const auto prefix_template = env.get("TORCHELASTIC_LOG_LINE_PREFIX_TEMPLATE");
     auto grace = s.get("grace_period").kind() == Value::Kind::real ? s.get("grace_period").as_real() : 30.0;
     proc::SupervisorOptions supervisor_options;
@@ -463,16 +480,18 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
         // <run>/attempt_<n>/<local_rank>/{stdout,stderr}.log for the captured streams.
         std::vector<proc::WorkerOutput> outputs;
         std::vector<std::string> stderr_logs(plan.workers.size());
-        for (size_t i = 0; captured && run_dir && i < plan.workers.size(); ++i) {
+        for (size_t i = 0; ((captured && run_dir) || joined) && i < plan.workers.size(); ++i) {
             const auto& w = plan.workers[i];
-            const std::string dir = run_dir->rank_dir(attempt, w.local_rank);
             proc::WorkerOutput o;
             o.streams = streams[i];
-            o.stdout_path = dir + "/stdout.log";
-            o.stderr_path = dir + "/stderr.log";
-            o.prefix = launch::line_prefix(prefix_template, s.str("role"), w.rank, w.local_rank);
-            if (o.streams.err != launch::StreamMode::inherit) {
-                stderr_logs[i] = o.stderr_path;
+            if (captured && run_dir) {
+                const std::string dir = run_dir->rank_dir(attempt, w.local_rank);
+                o.stdout_path = dir + "/stdout.log";
+                o.stderr_path = dir + "/stderr.log";
+                o.prefix = launch::line_prefix(prefix_template, s.str("role"), w.rank, w.local_rank);
+                if (launch::WorkerStreams::logged(o.streams.err)) {
+                    stderr_logs[i] = o.stderr_path;
+                }
             }
             outputs.push_back(std::move(o));
         }
@@ -539,7 +558,8 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
         // A failed exec ended the child with 127 (not found) or 126 (not runnable).
         const int status = finish(out, error_files, attempt, launch::job_exit_status(std::nullopt, failed.status));
         if (!s.truthy("quiet") || plan.kind != launch::LauncherKind::simple) {
-            supervisor.tell(verdict_text(plan, out, error_files, stderr_logs), true);
+            supervisor.tell(
+                verdict_text(plan, out, error_files, stderr_logs, supervisor.recent_stderr(*out.first_failure)), true);
         }
         if (link) {
             link->linger(std::chrono::seconds(3));

@@ -93,4 +93,17 @@ void LinePrefixer::finish(std::string& out) {
     }
 }
 
+void LinePrefixer::flush_partial(std::string& out) {
+    const size_t keep = !m_partial.empty() && m_partial.back() == '\r' ? 1 : 0;
+    if (m_partial.size() <= keep) {
+        return;
+    }
+    if (!m_continuation) {
+        out += m_prefix;
+    }
+    out.append(m_partial, 0, m_partial.size() - keep);
+    m_partial.erase(0, m_partial.size() - keep);
+    m_continuation = true;
+}
+
 }  // namespace acc::launch

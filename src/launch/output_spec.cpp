@@ -52,6 +52,19 @@ WorkerStreams worker_streams(int redirects, int tee) {
     return s;
 }
 
+WorkerStreams join_shared_consoles(WorkerStreams s, size_t workers, bool stdout_joinable, bool stderr_joinable) {
+    if (workers < 2) {
+        return s;
+    }
+    if (s.out == StreamMode::inherit && stdout_joinable) {
+        s.out = StreamMode::joined;
+    }
+    if (s.err == StreamMode::inherit && stderr_joinable) {
+        s.err = StreamMode::joined;
+    }
+    return s;
+}
+
 std::string line_prefix(const std::optional<std::string>& templ, const std::string& role, int rank,
                         int local_rank) {
     if (!templ) {

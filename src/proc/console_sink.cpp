@@ -12,6 +12,15 @@
 
 namespace acc::proc {
 
+bool joinable_console(int fd) {
+    struct stat st{};
+    if (fstat(fd, &st) != 0) {
+        return false;
+    }
+    return S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode);
+}
+
+
 std::unique_ptr<ConsoleSink> ConsoleSink::open(int console_fd) {
     std::unique_ptr<ConsoleSink> sink(new ConsoleSink());
     sink->m_fd = console_fd;

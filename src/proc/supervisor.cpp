@@ -207,6 +207,12 @@ const std::chrono::seconds k_stop_drain{5};
 const size_t k_note_bytes = 4096;
 // How often tee'd files are read when inotify is unavailable (torchrun's tail polls too).
 const int k_tail_poll_ms = 20;
+// How much of a joined stderr's last output is kept for the verdict.
+const size_t k_recent_stderr = 64 * 1024;
+// How long a joined stream's unfinished line (a prompt, progress dots, a bar redrawn with
+// '\r') is held back for its end before it is handed out as it is: long enough for the
+// end of a print() written apart, short enough to read as immediate.
+const std::chrono::milliseconds k_partial_line_wait{50};
 
 }  // namespace
 
@@ -517,6 +523,7 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
     std::vector<ProcessSpec> specs = given_specs;
     std::vector<int> child_fds;  // the workers' ends of their log files
     close_taps(true);
+    m_recent_stderr.assign(specs.size(), RecentOutput{});
     open_outputs(specs, outputs, child_fds);
     GroupOutcome out;
     out.workers.resize(specs.size());
@@ -640,10 +647,46 @@ namespace {
 
 }  // namespace
 
+int Supervisor::join_stream(ConsoleSink* sink, std::vector<int>& child_fds, RecentOutput* recent) {
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC) != 0) {
+        const int err = errno;
+        throw Error(std::string("cannot make a pipe for the workers' output: ") + std::strerror(err) +
+                    (err == EMFILE || err == ENFILE ? " (raise `ulimit -n`)" : ""));
+    }
+    fcntl(ends[0], F_SETFL, O_NONBLOCK);
+    child_fds.push_back(ends[1]);
+    auto tap = std::make_unique<Tap>(std::string());
+    tap->file_fd = ends[0];
+    tap->pipe = true;
+    tap->sink = sink;
+    tap->recent = recent;
+    m_taps.push_back(std::move(tap));
+    return ends[1];
+}
+
 void Supervisor::open_outputs(std::vector<ProcessSpec>& specs, const std::vector<WorkerOutput>& outputs,
                               std::vector<int>& child_fds) {
     for (size_t i = 0; i < outputs.size() && i < specs.size(); ++i) {
         const WorkerOutput& o = outputs[i];
+        const bool out_joined = o.streams.out == launch::StreamMode::joined;
+        const bool err_joined = o.streams.err == launch::StreamMode::joined;
+        ConsoleSink* out_sink = out_joined ? console_sink(STDOUT_FILENO) : nullptr;
+        ConsoleSink* err_sink = err_joined ? console_sink(STDERR_FILENO) : nullptr;
+        RecentOutput* recent = err_joined ? &m_recent_stderr[i] : nullptr;
+        if (out_joined && out_sink == err_sink) {
+            // stdout and stderr on one console (`2>&1`): one pipe for both keeps the order
+            // in which the worker wrote them.
+            m_recent_stderr[i].with_stdout = true;
+            specs[i].stdout_fd = specs[i].stderr_fd = join_stream(out_sink, child_fds, recent);
+        } else {
+            if (out_joined) {
+                specs[i].stdout_fd = join_stream(out_sink, child_fds);
+            }
+            if (err_joined) {
+                specs[i].stderr_fd = join_stream(err_sink, child_fds, recent);
+            }
+        }
         struct Stream {
             launch::StreamMode mode;
             const std::string& path;
@@ -652,7 +695,7 @@ void Supervisor::open_outputs(std::vector<ProcessSpec>& specs, const std::vector
         };
         for (const Stream& st : {Stream{o.streams.out, o.stdout_path, specs[i].stdout_fd, STDOUT_FILENO},
                                  Stream{o.streams.err, o.stderr_path, specs[i].stderr_fd, STDERR_FILENO}}) {
-            if (st.mode == launch::StreamMode::inherit) {
+            if (st.mode == launch::StreamMode::inherit || st.mode == launch::StreamMode::joined) {
                 continue;
             }
             // The worker writes its log file itself, as under torchrun (--redirects and
@@ -680,7 +723,8 @@ void Supervisor::open_outputs(std::vector<ProcessSpec>& specs, const std::vector
             if (access(tap->watch_path.c_str(), F_OK) != 0) {
                 tap->watch_path = st.path;  // no /proc
             }
-            if (m_taps.empty()) {
+            if (!m_files_followed) {
+                m_files_followed = true;
                 m_inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);  // -1: fall back to polling
             }
             if (m_inotify_fd >= 0 && !arm(*tap)) {
@@ -710,6 +754,15 @@ int Supervisor::poll_events(int timeout_ms) {
     if (watch_stop) {
         fds.push_back({m_options.stop_fd, POLLIN, 0});
     }
+    // Joined streams' pipes, while their consoles take more (else the writers wait).
+    const size_t first_pipe = fds.size();
+    std::vector<Tap*> pipes;
+    for (auto& t : m_taps) {
+        if (t->pipe && t->file_fd >= 0 && !taps_resting && !t->paused()) {
+            pipes.push_back(t.get());
+            fds.push_back({t->file_fd, POLLIN, 0});
+        }
+    }
     // Consoles that are full: wait until they take more.
     const size_t first_sink = fds.size();
     std::vector<ConsoleSink*> waiting;
@@ -730,8 +783,15 @@ int Supervisor::poll_events(int timeout_ms) {
                 std::chrono::ceil<std::chrono::milliseconds>(m_taps_rest_until - now).count());
         } else if (backlog) {
             tap_timeout = 0;
-        } else if (m_inotify_fd < 0) {
+        } else if (m_files_followed && m_inotify_fd < 0) {
             tap_timeout = k_tail_poll_ms;
+        }
+        for (const auto& t : m_taps) {
+            if (t->partial_since && !t->paused()) {
+                const auto due = *t->partial_since + k_partial_line_wait;
+                const int wait = due <= now ? 0 : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(due - now).count());
+                tap_timeout = tap_timeout < 0 ? wait : std::min(tap_timeout, wait);
+            }
         }
         if (tap_timeout >= 0) {
             timeout_ms = timeout_ms < 0 ? tap_timeout : std::min(timeout_ms, tap_timeout);
@@ -746,10 +806,16 @@ int Supervisor::poll_events(int timeout_ms) {
             waiting[i]->flush();  // its paused taps go on below, once it is written out
         }
     }
+    for (size_t i = 0; r > 0 && i < pipes.size(); ++i) {
+        if (fds[first_pipe + i].revents != 0) {
+            pipes[i]->backlog = true;  // data, or every writer gone (POLLHUP)
+        }
+    }
     if (m_taps.empty() || taps_resting) {
+        flush_stale_partials();
         return r;
     }
-    if (m_inotify_fd < 0) {
+    if (m_files_followed && m_inotify_fd < 0) {
         for (auto& t : m_taps) {
             t->backlog = true;  // no inotify: read every file on each wake-up
         }
@@ -779,7 +845,7 @@ int Supervisor::poll_events(int timeout_ms) {
         for (auto& t : m_taps) {
             // Re-armed before the file is read: a write after our read is never missed.
             // A paused tap is not watched: it is read anyway once its console takes more.
-            if (t->backlog && !t->paused() && t->watch < 0 && !arm(*t)) {
+            if (!t->pipe && t->backlog && !t->paused() && t->watch < 0 && !arm(*t)) {
                 close_inotify();  // out of watches: poll every tap from now on
                 break;
             }
@@ -801,10 +867,30 @@ int Supervisor::poll_events(int timeout_ms) {
         }
     }
     // Rest only once caught up: a fast writer is followed without pause.
-    if (pumped && caught_up && m_inotify_fd >= 0) {
+    if (pumped && caught_up && (m_inotify_fd >= 0 || !m_files_followed)) {
         m_taps_rest_until = std::chrono::steady_clock::now() + k_tap_interval;
     }
+    flush_stale_partials();
     return r;
+}
+
+const Supervisor::RecentOutput& Supervisor::recent_stderr(size_t index) const {
+    static const RecentOutput none;
+    return index < m_recent_stderr.size() ? m_recent_stderr[index] : none;
+}
+
+void Supervisor::flush_stale_partials() {
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& t : m_taps) {
+        if (t->partial_since && !t->paused() && now >= *t->partial_since + k_partial_line_wait) {
+            t->partial_since.reset();
+            m_out_buf.clear();
+            t->prefixer.flush_partial(m_out_buf);
+            if (!m_out_buf.empty() && t->sink != nullptr) {
+                t->sink->offer(m_out_buf);
+            }
+        }
+    }
 }
 
 bool Supervisor::arm(Tap& tap) {
@@ -838,16 +924,38 @@ void Supervisor::pump(Tap& tap, size_t budget) {
         if (n < 0 && errno == EINTR) {
             continue;
         }
+        if (n == 0 && tap.pipe) {
+            close(tap.file_fd);  // every writer is gone
+            tap.file_fd = -1;
+            return;
+        }
         if (n <= 0) {
             return;  // the end of what the worker wrote so far (or an unreadable file)
         }
         copied += static_cast<size_t>(n);
+        if (tap.recent != nullptr) {
+            // The last words of a joined stderr, for the verdict. Trimmed in halves, so each
+            // byte is moved about once.
+            std::string& kept = tap.recent->bytes;
+            kept.append(m_read_buf.data(), static_cast<size_t>(n));
+            if (kept.size() > 2 * k_recent_stderr) {
+                kept.erase(0, kept.size() - k_recent_stderr);
+            }
+        }
         m_out_buf.clear();
         tap.prefixer.feed(std::string_view(m_read_buf.data(), static_cast<size_t>(n)), m_out_buf);
         // Complete lines only; what the console does not take now is written before
         // anything else goes to it, so another rank's lines cannot land inside one.
         if (!m_out_buf.empty() && tap.sink != nullptr) {
             tap.sink->offer(m_out_buf);
+        }
+        if (tap.pipe) {
+            // An unfinished line is handed out once it has waited k_partial_line_wait.
+            if (tap.prefixer.pending() == 0) {
+                tap.partial_since.reset();
+            } else if (!tap.partial_since) {
+                tap.partial_since = std::chrono::steady_clock::now();
+            }
         }
     }
 }
@@ -879,7 +987,9 @@ void Supervisor::close_taps(bool stopped, bool wait) {
         m_stop_drain_until = std::chrono::steady_clock::now() + k_stop_drain;
     }
     for (auto& t : m_taps) {
-        if (t->file_fd >= 0) {
+        if (t->pipe) {
+            drain_pipe(*t, stopped, wait);
+        } else if (t->file_fd >= 0) {
             drain(*t, stopped, wait);
         }
         m_out_buf.clear();
@@ -892,6 +1002,7 @@ void Supervisor::close_taps(bool stopped, bool wait) {
         }
     }
     m_taps.clear();
+    m_files_followed = false;
     close_inotify();
     // The verdict and the next attempt's output come after all of it.
     finish_sinks(stopped, wait);
@@ -1073,6 +1184,31 @@ void Supervisor::drain(Tap& tap, bool stopped, bool wait) {
         pump(tap, std::min(k_pump_budget, static_cast<size_t>(end - at)));
         if (lseek(tap.file_fd, 0, SEEK_CUR) == at) {
             return;  // nothing more could be read
+        }
+    }
+}
+
+void Supervisor::drain_pipe(Tap& tap, bool stopped, bool wait) {
+    // Every writer is gone (workers reaped, leftovers killed): the pipe ends, and what it
+    // holds is at most its capacity. Read until then, or until something that is no
+    // process of ours (one the pipe was passed to) keeps it open.
+    while (tap.file_fd >= 0) {
+        if (stop_signal_pending() || (stopped && std::chrono::steady_clock::now() >= m_stop_drain_until)) {
+            return;  // Ctrl-C while the console catches up, or a stopped run's console too slow
+        }
+        if (tap.paused()) {
+            if (!wait || !wait_for_console(*tap.sink, stopped ? k_stalled_console_ms : -1)) {
+                if (!stop_signal_pending()) {
+                    tap.sink->give_up();
+                    return;
+                }
+            }
+            continue;
+        }
+        tap.backlog = false;
+        pump(tap, k_pump_budget);
+        if (tap.file_fd >= 0 && !tap.backlog && !tap.paused()) {
+            return;  // nothing more to read now, yet not at the end: not ours to wait for
         }
     }
 }

@@ -218,3 +218,75 @@ TEST(LastLines, TakesTheLastNLines) {
     EXPECT_EQ(acc::launch::last_lines("", 3), "");
     EXPECT_EQ(acc::launch::last_lines("only\n\n", 1), "only");
 }
+
+TEST(LinePrefixer, FlushPartialHandsOutAPromptAndTheRestContinuesIt) {
+    LinePrefixer p("[r0]:");
+    std::string out;
+    p.feed("Password: ", out);
+    EXPECT_EQ(out, "");
+    p.flush_partial(out);
+    EXPECT_EQ(out, "[r0]:Password: ");
+    EXPECT_EQ(p.pending(), 0u);
+    p.feed("ok\nnext\n", out);
+    EXPECT_EQ(out, "[r0]:Password: ok\n[r0]:next\n");
+}
+
+TEST(LinePrefixer, FlushPartialWithNothingHeldDoesNothing) {
+    LinePrefixer p("[r0]:");
+    std::string out;
+    p.flush_partial(out);
+    p.feed("a\n", out);
+    p.flush_partial(out);
+    EXPECT_EQ(out, "[r0]:a\n");
+}
+
+TEST(LinePrefixer, FlushPartialKeepsATrailingCarriageReturnUndecided) {
+    // "50%\r" then "\n": the bytes come out as written, "\r\n" is not split into two lines.
+    LinePrefixer p("[r0]:");
+    std::string out;
+    p.feed("50%\r", out);
+    p.flush_partial(out);
+    EXPECT_EQ(out, "[r0]:50%");
+    EXPECT_EQ(p.pending(), 1u);
+    p.feed("\nnext\n", out);
+    EXPECT_EQ(out, "[r0]:50%\r\n[r0]:next\n");
+}
+
+TEST(LinePrefixer, FlushPartialThenEndOfStreamEndsTheLine) {
+    LinePrefixer p("");
+    std::string out;
+    p.feed("dots...", out);
+    p.flush_partial(out);
+    p.feed("..", out);
+    p.finish(out);
+    EXPECT_EQ(out, "dots.....\n");
+}
+
+TEST(JoinSharedConsoles, SeveralWorkersOnAPipeOrFileAreJoined) {
+    using acc::launch::join_shared_consoles;
+    using acc::launch::StreamMode;
+    auto s = join_shared_consoles(acc::launch::worker_streams(0, 0), 2, true, true);
+    EXPECT_EQ(s.out, StreamMode::joined);
+    EXPECT_EQ(s.err, StreamMode::joined);
+    EXPECT_TRUE(s.joined());
+    EXPECT_FALSE(s.captured());  // nothing goes to a log file
+}
+
+TEST(JoinSharedConsoles, OneWorkerOrATerminalKeepsTheConsoleItsOwn) {
+    using acc::launch::join_shared_consoles;
+    using acc::launch::StreamMode;
+    auto one = join_shared_consoles(acc::launch::worker_streams(0, 0), 1, true, true);
+    EXPECT_EQ(one.out, StreamMode::inherit);
+    EXPECT_EQ(one.err, StreamMode::inherit);
+    auto tty_out = join_shared_consoles(acc::launch::worker_streams(0, 0), 4, false, true);
+    EXPECT_EQ(tty_out.out, StreamMode::inherit);
+    EXPECT_EQ(tty_out.err, StreamMode::joined);
+}
+
+TEST(JoinSharedConsoles, LoggedStreamsStayAsTorchrunSetsThem) {
+    using acc::launch::join_shared_consoles;
+    using acc::launch::StreamMode;
+    auto s = join_shared_consoles(acc::launch::worker_streams(1, 2), 2, true, true);  // --redirects 1 --tee 2
+    EXPECT_EQ(s.out, StreamMode::file);
+    EXPECT_EQ(s.err, StreamMode::tee);
+}

@@ -25,6 +25,10 @@ class LinePrefixer {
     // End of stream: append what is left (a last line without its newline),
     // prefixed and with a '\n' added, so the next rank's line starts on a line of its own.
     void finish(std::string& out);
+    // Hand out the unfinished segment held back so far, as it is (a prompt, a row of
+    // progress dots that waited long enough): what follows continues it without a prefix.
+    // A '\r' at its end stays held back (it may start "\r\n").
+    void flush_partial(std::string& out);
 
     // Bytes held back waiting for the end of their line.
     size_t pending() const { return m_partial.size(); }

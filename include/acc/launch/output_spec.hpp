@@ -22,16 +22,28 @@ enum class StreamMode {
     inherit,   // the launcher's own fd (default: isatty unchanged)
     file,      // --redirects: only to <rank dir>/std{out,err}.log
     tee,       // --tee: to the file, and to the console with the line prefix
+    joined,    // through the launcher to its own fd, whole lines at a time (see join_shared_consoles)
 };
 
 struct WorkerStreams {
     StreamMode out = StreamMode::inherit;
     StreamMode err = StreamMode::inherit;
-    bool captured() const { return out != StreamMode::inherit || err != StreamMode::inherit; }
+    // Written to log files (--redirects, --tee).
+    bool captured() const { return logged(out) || logged(err); }
+    bool joined() const { return out == StreamMode::joined || err == StreamMode::joined; }
+    static bool logged(StreamMode m) { return m == StreamMode::file || m == StreamMode::tee; }
 };
 
 // tee wins over redirect for a stream (torchrun: tee = redirect + tail).
 WorkerStreams worker_streams(int redirects, int tee);
+
+// Several workers writing straight to one console mix their lines mid-line whenever a
+// write ends no line (`python -u`, PYTHONUNBUFFERED=1: print() writes its text and its
+// newline apart). Where nothing else is lost by it, the launcher joins their output
+// instead, whole lines at a time: for two workers or more, a stream left inherited whose
+// console (the launcher's fd) is no terminal but a pipe, a file or a socket, i.e. a batch
+// job's log. A terminal stays the workers' own (isatty, tqdm, rich, pdb).
+WorkerStreams join_shared_consoles(WorkerStreams s, size_t workers, bool stdout_joinable, bool stderr_joinable);
 
 // torchrun's console prefix: TORCHELASTIC_LOG_LINE_PREFIX_TEMPLATE (string.Template
 // with ${role_name}, ${rank}, ${local_rank}; safe_substitute) or "[<role><local_rank>]:".

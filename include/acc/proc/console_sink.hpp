@@ -13,6 +13,11 @@
 
 namespace acc::proc {
 
+// The launcher's `fd` (1 or 2) is a pipe, a file or a socket that several workers'
+// output may be joined into (launch::join_shared_consoles); not a terminal, nor another
+// character device such as /dev/null (where joining would only cost a copy), nor closed.
+bool joinable_console(int fd);
+
 class ConsoleSink {
   public:
     // A sink for the console on `console_fd` (1 or 2). A terminal or a pipe is opened

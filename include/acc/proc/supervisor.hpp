@@ -81,7 +81,20 @@ class Supervisor {
     // splitting it into lines written, prefixed, to the launcher's stdout/stderr: a
     // worker never waits for the console. What the files hold when the run ends
     // (workers reaped, leftovers killed) is printed before run() returns.
+    // A joined stream is a pipe the launcher copies to its own fd, whole lines at a time
+    // (a line left unfinished is handed out after k_partial_line_wait); nothing is dropped
+    // while the job runs: a console that takes nothing holds its writers up, as it would
+    // if they wrote it themselves.
     GroupOutcome run(const std::vector<ProcessSpec>& specs, const std::vector<WorkerOutput>& outputs);
+
+    // What worker `index` of the last run wrote last to a joined stderr (up to 64 KiB, the
+    // start of a line cut off), for the verdict; `with_stdout`: its stdout shared that pipe
+    // (`2>&1`). Empty when its stderr was not joined.
+    struct RecentOutput {
+        std::string bytes;
+        bool with_stdout = false;
+    };
+    const RecentOutput& recent_stderr(size_t index) const;
 
     // A signal that arrived between runs (e.g. during a restart), if any.
     std::optional<int> pending_signal();
@@ -130,9 +143,14 @@ class Supervisor {
     // Our direct children right now (workers, and descendants reparented to us).
     static std::vector<pid_t> own_children();
 
-    // One tee'd stream: our own read fd on the worker's log file, and the console.
+    // One tee'd stream: our own read fd on the worker's log file, and the console. Or one
+    // joined stream (StreamMode::joined): the read end of the worker's pipe, no prefix.
     struct Tap {
-        int file_fd = -1;
+        int file_fd = -1;        // the log file, or the pipe (`pipe`); -1 once a pipe is at its end
+        bool pipe = false;
+        RecentOutput* recent = nullptr;  // a joined stderr: its last bytes are kept here
+        // A joined stream's unfinished line has waited since then (see k_partial_line_wait).
+        std::optional<std::chrono::steady_clock::time_point> partial_since;
         std::string log_path;    // the worker's log file, named when output is skipped on the console
         std::string watch_path;  // the file as inotify names it (/proc/self/fd/<file_fd>)
         int watch = -1;          // the armed one-shot inotify watch; -1 once it fired
@@ -149,12 +167,19 @@ class Supervisor {
     // Wait until the console takes more or `timeout_ms` passes; with -1, no time limit
     // but a pending stop signal ends the wait. False if it took nothing.
     bool wait_for_console(ConsoleSink& sink, int timeout_ms);
-    // Opens the log files for `outputs`, setting the fds in `specs`; our copies of the
-    // workers' fds, to close once they are spawned, go to `child_fds`.
+    // Opens the log files and the pipes of joined streams for `outputs`, setting the fds in
+    // `specs`; our copies of the workers' fds, to close once they are spawned, go to `child_fds`.
     void open_outputs(std::vector<ProcessSpec>& specs, const std::vector<WorkerOutput>& outputs,
                       std::vector<int>& child_fds);
     // poll() on the signalfd and the file watches; moves tap output along. Returns poll's result.
     int poll_events(int timeout_ms);
+    // A pipe for a joined stream going to `sink`: its write end (for the worker, also in
+    // `child_fds`); its read end is a new tap.
+    int join_stream(ConsoleSink* sink, std::vector<int>& child_fds, RecentOutput* recent = nullptr);
+    // Joined streams whose unfinished line waited k_partial_line_wait: hand it out as it is.
+    void flush_stale_partials();
+    // The run is over: copy a joined stream's pipe to its end (every writer is gone).
+    void drain_pipe(Tap& tap, bool stopped, bool wait);
     // Arm the tap's one-shot watch (again); false if inotify refuses.
     bool arm(Tap& tap);
     // No (more) inotify: from now on every tap is read at each wake-up, at least every 20 ms.
@@ -181,9 +206,11 @@ class Supervisor {
     std::vector<std::unique_ptr<ConsoleSink>> m_sinks;  // for the supervisor's life: attempts share them
     std::unique_ptr<ConsoleSink> m_closed_console;       // for a closed stdout/stderr: drops everything
     int m_inotify_fd = -1;  // -1 without taps, or when inotify is unavailable (then taps are polled)
+    bool m_files_followed = false;  // some taps follow log files (--tee), not only pipes
     std::chrono::steady_clock::time_point m_taps_rest_until{};  // no tap reads before this
     size_t m_next_tap = 0;  // the tap each pumping round starts with, in turn
     std::chrono::steady_clock::time_point m_stop_drain_until{};  // after a stop: when consoles stop being waited for
+    std::vector<RecentOutput> m_recent_stderr;  // per worker of the last run
     std::string m_read_buf;
     std::string m_out_buf;
     // The kernel's OOM-kill counter when the run started (-1: unknown).
