@@ -14,7 +14,10 @@ round in a shuffled order, so load changes on the machine hit all of them alike.
   before kill() until the last worker's handler ran.
 - throughput: N workers each write M MiB of ~100-byte lines (a prebuilt 1 MiB block,
   written repeatedly) to stdout; the launcher's stdout is a file. Measured: wall time
-  of the whole command. "direct" = default (workers write to the file themselves),
+  of the whole command. "bare" = no launcher: the workers started by a shell, each
+  writing the console file itself (direct writing, the floor); "default" = our launcher
+  without flags, which joins several workers' lines on a console that is a file
+  (docs/SUPERVISION.md, Output: one copy through the launcher, lines whole);
   "tee" = `--tee 3 --log_dir D` (a log file per rank that the launcher follows,
   `[default0]:` prefixes on the console), "redirects" = `--redirects 3 --log_dir D`
   (the same files, no console copy: what tee costs beyond them). This is saturation:
@@ -24,7 +27,7 @@ round in a shuffled order, so load changes on the machine hit all of them alike.
   worker | tee 0.log & ... wait'`). The same bytes reach the same two places, without
   prefixes and without keeping lines whole: what producing a log file and a console copy
   costs without our launcher. "accelerate --tee 3" against it is the cost of the prefixes
-  and of our copy; against "direct" it is also the cost of writing every byte twice.
+  and of our copy; against "bare" it is also the cost of writing every byte twice.
 - paced: a training-like load. N workers compute and print one ~90-byte line per
   step (--paced-lines steps of --paced-work loop iterations; by default some 8,000
   lines/s per rank on a 2-CPU machine, each line its own write under PYTHONUNBUFFERED=1).
@@ -167,6 +170,9 @@ class Bench:
             pipes = ["RANK=%d WORLD_SIZE=%d %s | tee %s &" % (r, n, worker, shlex.quote(os.path.join(log_dir, "%d.log" % r)))
                      for r in range(n)]
             return ["/bin/sh", "-c", " ".join(pipes) + " wait"]
+        if launcher == "bare":  # the floor: no launcher, each worker writes the console itself
+            worker = " ".join(shlex.quote(a) for a in (self.args.python, self.worker, *script_args))
+            return ["/bin/sh", "-c", " ".join("RANK=%d WORLD_SIZE=%d %s &" % (r, n, worker) for r in range(n)) + " wait"]
         if launcher == "torchrun":
             return [self.args.python, self.args.torchrun, "--nproc_per_node", str(n), "--master_port",
                     str(random.randint(20000, 40000)), *extra, self.worker, *script_args]
@@ -228,8 +234,8 @@ class Bench:
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
         # CPU seconds of the launcher and its workers: what the output path costs, whatever
         # else the machine is running.
-        mode = ("tee(1)" if launcher == "coreutils-tee" else "tee" if "--tee" in extra
-                else "redirects" if "--redirects" in extra else "direct")
+        mode = ("tee(1)" if launcher == "coreutils-tee" else "bare" if launcher == "bare" else "tee" if "--tee" in extra
+                else "redirects" if "--redirects" in extra else "default")
         if launcher == "coreutils-tee":
             shutil.rmtree(extra[0], ignore_errors=True)
         self.cpu.setdefault((launcher, mode), []).append(
@@ -264,7 +270,7 @@ class Bench:
         if os.waitstatus_to_exitcode(status) != 0:
             raise RuntimeError("%s %s: paced run failed" % (launcher, extra))
         workers = sum(float(open(os.path.join(out, "cpu.%d" % r)).read()) for r in range(n))
-        key = (launcher, "tee" if "--tee" in extra else "direct")
+        key = (launcher, "tee" if "--tee" in extra else "default")
         total = usage.ru_utime + usage.ru_stime
         self.paced_cpu.setdefault(key, []).append((total - workers, total))
         shutil.rmtree(out, ignore_errors=True)
@@ -294,7 +300,8 @@ def main():
     variants = {
         "teardown/accelerate": lambda: bench.teardown("accelerate"),
         "fanout/accelerate": lambda: bench.fanout("accelerate"),
-        "throughput/accelerate direct": lambda: bench.throughput("accelerate"),
+        "throughput/bare (no launcher)": lambda: bench.throughput("bare"),
+        "throughput/accelerate default": lambda: bench.throughput("accelerate"),
         "throughput/accelerate --tee 3": lambda: bench.throughput(
             "accelerate", ("--tee", "3", "--log_dir", os.path.join(bench.tmp, "logs"))),
         # The same log files without the console copy: what --tee costs beyond writing them.
@@ -303,7 +310,8 @@ def main():
         # The peer for the second copy: the same two outputs without a launcher or prefixes.
         "throughput/coreutils tee(1) per worker": lambda: bench.throughput(
             "coreutils-tee", (os.path.join(bench.tmp, "clogs"),)),
-        "paced/accelerate direct": lambda: bench.paced("accelerate"),
+        "paced/bare (no launcher)": lambda: bench.paced("bare"),
+        "paced/accelerate default": lambda: bench.paced("accelerate"),
         "paced/accelerate --tee 3": lambda: bench.paced(
             "accelerate", ("--tee", "3", "--log_dir", os.path.join(bench.tmp, "plogs"))),
     }
@@ -364,34 +372,40 @@ def main():
         print("%-45s CPU (launcher + workers) median %.3f s over %d runs" % (
             "throughput/%s %s" % key, statistics.median(values), len(values)))
     cpu = {mode: statistics.median(v) for (launcher, mode), v in bench.cpu.items()
-           if launcher in ("accelerate", "coreutils-tee")}
-    if "direct" in cpu and "tee" in cpu:
-        print("CPU cost of --tee 3 (accelerate): %+.1f %%" % ((cpu["tee"] / cpu["direct"] - 1) * 100))
+           if launcher in ("accelerate", "coreutils-tee", "bare")}
+    if "bare" in cpu and "tee" in cpu:
+        print("CPU cost of --tee 3 (accelerate, against bare): %+.1f %%" % ((cpu["tee"] / cpu["bare"] - 1) * 100))
+    if "bare" in cpu and "default" in cpu:
+        print("CPU cost of joining (accelerate default, against bare): %+.1f %%" % ((cpu["default"] / cpu["bare"] - 1) * 100))
     if "redirects" in cpu and "tee" in cpu:
         print("CPU of the console copy alone (accelerate --tee 3 - --redirects 3): %.3f s" %
               (cpu["tee"] - cpu["redirects"]))
-    tee_cost = ratio("throughput/accelerate --tee 3", "throughput/accelerate direct") - 1
-    print("prefixing cost at saturation (accelerate --tee 3 / direct - 1): %+.1f %%" % (tee_cost * 100))
+    tee_cost = ratio("throughput/accelerate --tee 3", "throughput/bare (no launcher)") - 1
+    print("prefixing cost at saturation (accelerate --tee 3 / bare - 1): %+.1f %%" % (tee_cost * 100))
+    join_cost = ratio("throughput/accelerate default", "throughput/bare (no launcher)") - 1
+    print("joining cost at saturation (accelerate default / bare - 1): %+.1f %%" % (join_cost * 100))
     peer_cost = ratio("throughput/accelerate --tee 3", "throughput/coreutils tee(1) per worker") - 1
-    print("second copy without prefixes (coreutils tee(1) per worker / direct - 1): %+.1f %%" %
-          ((ratio("throughput/coreutils tee(1) per worker", "throughput/accelerate direct") - 1) * 100))
+    print("second copy without prefixes (coreutils tee(1) per worker / bare - 1): %+.1f %%" %
+          ((ratio("throughput/coreutils tee(1) per worker", "throughput/bare (no launcher)") - 1) * 100))
     print("prefixes and our copy at saturation (accelerate --tee 3 / coreutils tee(1) per worker - 1): %+.1f %%" %
           (peer_cost * 100))
     if "tee(1)" in cpu and "tee" in cpu:
         print("CPU, accelerate --tee 3 / coreutils tee(1) per worker: %.2f" % (cpu["tee"] / cpu["tee(1)"]))
-    paced_cost = ratio("paced/accelerate --tee 3", "paced/accelerate direct") - 1
-    lines_per_s = args.paced_lines / stats["paced/accelerate direct"]["median"]
+    paced_cost = ratio("paced/accelerate --tee 3", "paced/bare (no launcher)") - 1
+    paced_join_cost = ratio("paced/accelerate default", "paced/bare (no launcher)") - 1
+    lines_per_s = args.paced_lines / stats["paced/bare (no launcher)"]["median"]
     print("paced load: %.0f lines/s per rank (%d ranks)" % (lines_per_s, args.workers))
     for launcher, mode in sorted(bench.paced_cpu):
         values = bench.paced_cpu[(launcher, mode)]
         print("paced/%s %-6s CPU medians: launcher %.1f ms, launcher + workers %.3f s" % (
             launcher, mode, statistics.median(v[0] for v in values) * 1000, statistics.median(v[1] for v in values)))
     tee_cpu = [v[1] for v in bench.paced_cpu.get(("accelerate", "tee"), [])]
-    direct_cpu = [v[1] for v in bench.paced_cpu.get(("accelerate", "direct"), [])]
-    if tee_cpu and direct_cpu:
-        print("CPU cost of --tee 3 at the paced load (accelerate, launcher + workers): %+.1f %%" % (
-            (statistics.median(tee_cpu) / statistics.median(direct_cpu) - 1) * 100))
-    print("prefixing cost at the paced load (accelerate --tee 3 / direct - 1, wall): %+.1f %%" % (paced_cost * 100))
+    bare_cpu = [v[1] for v in bench.paced_cpu.get(("bare", "default"), [])]
+    if tee_cpu and bare_cpu:
+        print("CPU cost of --tee 3 at the paced load (accelerate, launcher + workers, against bare): %+.1f %%" % (
+            (statistics.median(tee_cpu) / statistics.median(bare_cpu) - 1) * 100))
+    print("prefixing cost at the paced load (accelerate --tee 3 / bare - 1, wall): %+.1f %%" % (paced_cost * 100))
+    print("joining cost at the paced load (accelerate default / bare - 1, wall): %+.1f %%" % (paced_join_cost * 100))
     if use_torchrun:
         print("teardown, torchrun (0.1 s interval) / accelerate: %.0fx" %
               ratio("teardown/torchrun --monitor_interval 0.1", "teardown/accelerate"))
@@ -403,7 +417,7 @@ def main():
     print("target teardown < 20 ms: %s (%.1f ms)" % ("PASS" if teardown_ms < 20 else "MISS", teardown_ms))
     print("target prefixing < 10 %% at the paced load: %s (%+.1f %%)" % ("PASS" if paced_cost < 0.10 else "MISS",
                                                                        paced_cost * 100))
-    print("target prefixing < 10 %% at saturation, against direct writing: %s (%+.1f %%)" % (
+    print("target prefixing < 10 %% at saturation, against direct writing (bare): %s (%+.1f %%)" % (
         "PASS" if tee_cost < 0.10 else "MISS", tee_cost * 100))
     print("target prefixing < 10 %% at saturation, against the same copies without prefixes: %s (%+.1f %%)" % (
         "PASS" if peer_cost < 0.10 else "MISS", peer_cost * 100))
