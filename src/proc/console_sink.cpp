@@ -101,10 +101,16 @@ size_t ConsoleSink::write_now(const char* data, size_t size) {
     return done;
 }
 
-void ConsoleSink::offer(std::string_view text) {
+void ConsoleSink::offer(std::string_view text, const void* writer) {
     if (m_gone || m_given_up || text.empty()) {
         return;
     }
+    const void* who = writer != nullptr ? writer : this;
+    if (m_open_line_writer != nullptr && m_open_line_writer != who) {
+        m_open_line_writer = nullptr;
+        offer("\n", who);
+    }
+    m_open_line_writer = text.back() == '\n' ? nullptr : who;
     if (blocked()) {
         m_pending.append(text);
         return;

@@ -804,6 +804,13 @@ int Supervisor::poll_events(int timeout_ms) {
     for (size_t i = 0; r > 0 && i < waiting.size(); ++i) {
         if (fds[first_sink + i].revents != 0) {
             waiting[i]->flush();  // its paused taps go on below, once it is written out
+            for (auto& t : m_taps) {
+                // Pipes were not watched while their console was full: look at each again, or
+                // the rank that filled the console would keep it and starve the others.
+                if (t->pipe && t->sink == waiting[i] && !t->paused()) {
+                    t->backlog = true;
+                }
+            }
         }
     }
     for (size_t i = 0; r > 0 && i < pipes.size(); ++i) {
@@ -887,7 +894,7 @@ void Supervisor::flush_stale_partials() {
             m_out_buf.clear();
             t->prefixer.flush_partial(m_out_buf);
             if (!m_out_buf.empty() && t->sink != nullptr) {
-                t->sink->offer(m_out_buf);
+                t->sink->offer(m_out_buf, t.get());
             }
         }
     }
@@ -947,13 +954,22 @@ void Supervisor::pump(Tap& tap, size_t budget) {
         // Complete lines only; what the console does not take now is written before
         // anything else goes to it, so another rank's lines cannot land inside one.
         if (!m_out_buf.empty() && tap.sink != nullptr) {
-            tap.sink->offer(m_out_buf);
+            tap.sink->offer(m_out_buf, &tap);
         }
         if (tap.pipe) {
-            // An unfinished line is handed out once it has waited k_partial_line_wait.
+            if (tap.sink != nullptr && tap.sink->gone()) {
+                // The console is gone for good (`| head` is done, a full disk): the worker
+                // learns it on its next write (EPIPE), as it would writing there itself.
+                close(tap.file_fd);
+                tap.file_fd = -1;
+                tap.partial_since.reset();
+                return;
+            }
+            // An unfinished line is handed out once it has waited k_partial_line_wait since
+            // it began (a progress bar redrawn every 10 ms is never cut).
             if (tap.prefixer.pending() == 0) {
                 tap.partial_since.reset();
-            } else if (!tap.partial_since) {
+            } else if (!tap.partial_since || !m_out_buf.empty()) {
                 tap.partial_since = std::chrono::steady_clock::now();
             }
         }
@@ -978,7 +994,7 @@ void Supervisor::follow_truncation(Tap& tap) {
     m_out_buf += tap.prefixer.prefix();
     m_out_buf += "accelerate launch: " + tap.log_path + " was truncated; following it from its new start\n";
     if (tap.sink != nullptr) {
-        tap.sink->offer(m_out_buf);
+        tap.sink->offer(m_out_buf, &tap);
     }
 }
 
@@ -995,7 +1011,7 @@ void Supervisor::close_taps(bool stopped, bool wait) {
         m_out_buf.clear();
         t->prefixer.finish(m_out_buf);  // a last line without its newline
         if (!m_out_buf.empty() && t->sink != nullptr) {
-            t->sink->offer(m_out_buf);
+            t->sink->offer(m_out_buf, t.get());
         }
         if (t->file_fd >= 0) {
             close(t->file_fd);
@@ -1194,12 +1210,15 @@ void Supervisor::drain_pipe(Tap& tap, bool stopped, bool wait) {
     // process of ours (one the pipe was passed to) keeps it open.
     while (tap.file_fd >= 0) {
         if (stop_signal_pending() || (stopped && std::chrono::steady_clock::now() >= m_stop_drain_until)) {
-            return;  // Ctrl-C while the console catches up, or a stopped run's console too slow
+            // Ctrl-C while the console catches up, or a stopped run's console too slow.
+            discard_pipe(tap);
+            return;
         }
         if (tap.paused()) {
             if (!wait || !wait_for_console(*tap.sink, stopped ? k_stalled_console_ms : -1)) {
                 if (!stop_signal_pending()) {
                     tap.sink->give_up();
+                    discard_pipe(tap);
                     return;
                 }
             }
@@ -1209,6 +1228,30 @@ void Supervisor::drain_pipe(Tap& tap, bool stopped, bool wait) {
         pump(tap, k_pump_budget);
         if (tap.file_fd >= 0 && !tap.backlog && !tap.paused()) {
             return;  // nothing more to read now, yet not at the end: not ours to wait for
+        }
+    }
+}
+
+void Supervisor::discard_pipe(Tap& tap) {
+    // What the console will not get still ends the failing rank's last words, which are
+    // often the very last thing it wrote.
+    if (m_read_buf.size() < k_read_chunk) {
+        m_read_buf.resize(k_read_chunk);
+    }
+    for (int reads = 0; tap.file_fd >= 0 && reads < 64; ++reads) {
+        const ssize_t n = read(tap.file_fd, m_read_buf.data(), m_read_buf.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        if (tap.recent != nullptr) {
+            std::string& kept = tap.recent->bytes;
+            kept.append(m_read_buf.data(), static_cast<size_t>(n));
+            if (kept.size() > 2 * k_recent_stderr) {
+                kept.erase(0, kept.size() - k_recent_stderr);
+            }
         }
     }
 }
@@ -1237,7 +1280,7 @@ void Supervisor::skip_on_console(Tap& tap, off_t target, off_t end) {
     m_out_buf += "accelerate launch: " + format_bytes(static_cast<std::uint64_t>(resume - from)) +
                  " of this output not shown here (the run was stopped); all of it is in " + tap.log_path + "\n";
     if (tap.sink != nullptr) {
-        tap.sink->offer(m_out_buf);
+        tap.sink->offer(m_out_buf, &tap);
     }
 }
 

@@ -50,6 +50,27 @@ elif mode == "crash":
     for i in range(100000):
         print("noise from rank 0 line %d" % i, file=sys.stderr)
         time.sleep(0.001)
+elif mode == "flood":
+    t0 = time.time(); i = 0
+    while time.time() - t0 < 2.0:
+        print("rank %d noise line %d %s" % (rank, i, "x" * 60)); i += 1
+    sys.stderr.write("rank %d wrote %d lines\n" % (rank, i))
+elif mode == "cause":
+    if rank == 1:
+        i = 0
+        while True:
+            print("rank 1 noise line %d %s" % (i, "x" * 60), file=sys.stderr); i += 1
+    time.sleep(1.5)
+    raise RuntimeError("THE REAL CAUSE")
+elif mode == "bars":
+    for i in range(25):
+        sys.stderr.write("\rrank %d progress %d/25" % (rank, i)); sys.stderr.flush()
+        time.sleep(0.08)
+    sys.stderr.write("\n")
+elif mode == "head":
+    for i in range(3000):
+        print("rank %d line %d" % (rank, i), flush=True)
+        time.sleep(0.01)
 elif mode == "endless":
     open(os.path.join(out, "started.%d" % rank), "w").close()
     while True:
@@ -194,6 +215,56 @@ def verdict_names_the_last_words(tmp):
           "2>&1: the verdict names what it shows as the rank's output")
 
 
+def slow_console_serves_every_rank(tmp):
+    # A console slower than one rank's output: each rank gets its turn, none is starved.
+    r, w = os.pipe()
+    p = start(tmp, 2, "flood", stdout=w, stderr=w)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 4096):
+        data += chunk
+        time.sleep(0.01)
+    os.close(r)
+    p.wait(timeout=120)
+    counts = [int(m.group(1)) for m in re.finditer(rb"^rank \d wrote (\d+) lines$", data, re.M)]
+    check(len(counts) == 2 and min(counts) > max(counts) / 3,
+          f"a slow console: both ranks got to write (lines written per rank: {counts})")
+
+
+def cause_survives_a_stalled_console(tmp):
+    # Rank 0 fails while rank 1 floods stderr and nobody reads for 5 s: the console misses
+    # most of it, the verdict still ends with rank 0's traceback.
+    p = start(tmp, 2, "cause", stdout=subprocess.DEVNULL)
+    time.sleep(5)
+    err = p.stderr.read().decode()
+    p.wait(timeout=60)
+    verdict = err[err.find("accelerate launch: rank 0"):]
+    check(p.returncode == 1 and "RuntimeError: THE REAL CAUSE" in verdict,
+          f"a console stalled during the failure: the verdict still has the cause ({verdict[-300:]!r})")
+
+
+def progress_bars_never_run_together(tmp):
+    p = start(tmp, 2, "bars", stdout=subprocess.DEVNULL)
+    _, err = p.communicate(timeout=60)
+    glued = re.findall(rb"progress \d+/25rank", err)
+    frames = re.findall(rb"rank \d progress \d+/25", err)
+    check(not glued and len(frames) == 50,
+          f"two ranks' '\\r' progress bars: every frame whole, none run into another ({len(glued)} glued, "
+          f"{len(frames)} of 50 frames)")
+
+
+def console_gone_ends_the_job(tmp):
+    # `| head -3`: the workers learn that their console is gone (EPIPE), as if they wrote it.
+    t0 = time.monotonic()
+    p = start(tmp, 2, "head", stderr=subprocess.PIPE)
+    head = subprocess.run(["head", "-3"], stdin=p.stdout, capture_output=True, timeout=60)
+    p.stdout.close()
+    _, err = p.communicate(timeout=60)
+    took = time.monotonic() - t0
+    check(len(head.stdout.splitlines()) == 3 and p.returncode == 1 and b"BrokenPipeError" in err and took < 15,
+          f"| head -3: the job ends at once with the workers' BrokenPipeError (exit {p.returncode}, {took:.1f} s)")
+
+
 def own_fds_where_joining_is_no_use(tmp):
     # One worker keeps the launcher's pipe; several writing /dev/null keep /dev/null.
     p = start(tmp, 1, "order", stderr=subprocess.DEVNULL)
@@ -217,6 +288,10 @@ def main():
         full_console_loses_nothing(tmp)
         stop_while_nobody_reads(tmp)
         verdict_names_the_last_words(tmp)
+        slow_console_serves_every_rank(tmp)
+        cause_survives_a_stalled_console(tmp)
+        progress_bars_never_run_together(tmp)
+        console_gone_ends_the_job(tmp)
         own_fds_where_joining_is_no_use(tmp)
     finish()
 

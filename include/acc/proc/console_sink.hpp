@@ -31,8 +31,11 @@ class ConsoleSink {
     ConsoleSink& operator=(const ConsoleSink&) = delete;
 
     // Write `text` (whole lines) as far as the console takes it now; keep the rest, behind
-    // what waits already. Dropped once the sink is gone or given up.
-    void offer(std::string_view text);
+    // what waits already. Dropped once the sink is gone or given up. `writer` names who
+    // offers it (a rank's copy; null: the launcher itself): a line one writer left open (a
+    // prompt, a progress bar, a long line's piece) is ended with '\n' before another
+    // writer's text, so two writers' text never runs together on one line.
+    void offer(std::string_view text, const void* writer = nullptr);
     // Write what waits as far as the console takes it now.
     void flush();
     // Drop what waits but the rest of a line the console took in part (so no line is ever
@@ -42,6 +45,8 @@ class ConsoleSink {
 
     // Something waits that the console has not taken (and it is worth waiting for).
     bool blocked() const { return !m_gone && !m_given_up && m_written < m_pending.size(); }
+    // A write failed for good (EPIPE: `| head` is done; EIO, ENOSPC): output is dropped.
+    bool gone() const { return m_gone; }
     // How much waits for the console.
     size_t waiting_bytes() const { return blocked() ? m_pending.size() - m_written : 0; }
     // The fd to poll for POLLOUT.
@@ -67,6 +72,7 @@ class ConsoleSink {
     bool m_gone = false;      // a write failed (EPIPE, EIO, ...): output is dropped from now on
     bool m_given_up = false;  // see give_up()
     bool m_mid_line = false;  // the last byte the console took ended no line
+    const void* m_open_line_writer = nullptr;  // whose offered text ended no line, if any
 };
 
 }  // namespace acc::proc

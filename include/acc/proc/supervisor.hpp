@@ -180,6 +180,8 @@ class Supervisor {
     void flush_stale_partials();
     // The run is over: copy a joined stream's pipe to its end (every writer is gone).
     void drain_pipe(Tap& tap, bool stopped, bool wait);
+    // Read what a joined stream's pipe still holds without showing it, for the verdict.
+    void discard_pipe(Tap& tap);
     // Arm the tap's one-shot watch (again); false if inotify refuses.
     bool arm(Tap& tap);
     // No (more) inotify: from now on every tap is read at each wake-up, at least every 20 ms.
