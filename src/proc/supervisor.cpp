@@ -940,15 +940,7 @@ void Supervisor::pump(Tap& tap, size_t budget) {
             return;  // the end of what the worker wrote so far (or an unreadable file)
         }
         copied += static_cast<size_t>(n);
-        if (tap.recent != nullptr) {
-            // The last words of a joined stderr, for the verdict. Trimmed in halves, so each
-            // byte is moved about once.
-            std::string& kept = tap.recent->bytes;
-            kept.append(m_read_buf.data(), static_cast<size_t>(n));
-            if (kept.size() > 2 * k_recent_stderr) {
-                kept.erase(0, kept.size() - k_recent_stderr);
-            }
-        }
+        keep_recent(tap, static_cast<size_t>(n));
         m_out_buf.clear();
         tap.prefixer.feed(std::string_view(m_read_buf.data(), static_cast<size_t>(n)), m_out_buf);
         // Complete lines only; what the console does not take now is written before
@@ -1246,13 +1238,19 @@ void Supervisor::discard_pipe(Tap& tap) {
         if (n <= 0) {
             break;
         }
-        if (tap.recent != nullptr) {
-            std::string& kept = tap.recent->bytes;
-            kept.append(m_read_buf.data(), static_cast<size_t>(n));
-            if (kept.size() > 2 * k_recent_stderr) {
-                kept.erase(0, kept.size() - k_recent_stderr);
-            }
-        }
+        keep_recent(tap, static_cast<size_t>(n));
+    }
+}
+
+void Supervisor::keep_recent(Tap& tap, size_t n) {
+    if (tap.recent == nullptr) {
+        return;
+    }
+    // Trimmed in halves, so each byte is moved about once.
+    std::string& kept = tap.recent->bytes;
+    kept.append(m_read_buf.data(), n);
+    if (kept.size() > 2 * k_recent_stderr) {
+        kept.erase(0, kept.size() - k_recent_stderr);
     }
 }
 

@@ -182,6 +182,8 @@ class Supervisor {
     void drain_pipe(Tap& tap, bool stopped, bool wait);
     // Read what a joined stream's pipe still holds without showing it, for the verdict.
     void discard_pipe(Tap& tap);
+    // The first `n` bytes of m_read_buf, just read from a joined stderr: keep its last words.
+    void keep_recent(Tap& tap, size_t n);
     // Arm the tap's one-shot watch (again); false if inotify refuses.
     bool arm(Tap& tap);
     // No (more) inotify: from now on every tap is read at each wake-up, at least every 20 ms.
