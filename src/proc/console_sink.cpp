@@ -123,6 +123,12 @@ void ConsoleSink::offer(std::string_view text, const void* writer) {
     }
 }
 
+void ConsoleSink::end_line(const void* writer) {
+    if (m_open_line_writer != nullptr && m_open_line_writer == (writer != nullptr ? writer : this)) {
+        offer("\n", writer);
+    }
+}
+
 void ConsoleSink::flush() {
     if (!blocked()) {
         return;

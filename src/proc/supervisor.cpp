@@ -804,6 +804,7 @@ int Supervisor::poll_events(int timeout_ms) {
     for (size_t i = 0; r > 0 && i < waiting.size(); ++i) {
         if (fds[first_sink + i].revents != 0) {
             waiting[i]->flush();  // its paused taps go on below, once it is written out
+            close_gone_pipes();
             for (auto& t : m_taps) {
                 // Pipes were not watched while their console was full: look at each again, or
                 // the rank that filled the console would keep it and starve the others.
@@ -950,11 +951,8 @@ void Supervisor::pump(Tap& tap, size_t budget) {
         }
         if (tap.pipe) {
             if (tap.sink != nullptr && tap.sink->gone()) {
-                // The console is gone for good (`| head` is done, a full disk): the worker
-                // learns it on its next write (EPIPE), as it would writing there itself.
-                close(tap.file_fd);
-                tap.file_fd = -1;
-                tap.partial_since.reset();
+                // The console is gone for good (`| head` is done, a full disk).
+                close_gone_pipes();
                 return;
             }
             // An unfinished line is handed out once it has waited k_partial_line_wait since
@@ -981,9 +979,8 @@ void Supervisor::follow_truncation(Tap& tap) {
         return;
     }
     lseek(tap.file_fd, 0, SEEK_SET);
-    m_out_buf.clear();
-    tap.prefixer.finish(m_out_buf);  // end a line the truncation cut short
-    m_out_buf += tap.prefixer.prefix();
+    end_line(tap);  // a line the truncation cut short
+    m_out_buf = tap.prefixer.prefix();
     m_out_buf += "accelerate launch: " + tap.log_path + " was truncated; following it from its new start\n";
     if (tap.sink != nullptr) {
         tap.sink->offer(m_out_buf, &tap);
@@ -1000,11 +997,7 @@ void Supervisor::close_taps(bool stopped, bool wait) {
         } else if (t->file_fd >= 0) {
             drain(*t, stopped, wait);
         }
-        m_out_buf.clear();
-        t->prefixer.finish(m_out_buf);  // a last line without its newline
-        if (!m_out_buf.empty() && t->sink != nullptr) {
-            t->sink->offer(m_out_buf, t.get());
-        }
+        end_line(*t);  // a last line without its newline
         if (t->file_fd >= 0) {
             close(t->file_fd);
         }
@@ -1242,6 +1235,34 @@ void Supervisor::discard_pipe(Tap& tap) {
     }
 }
 
+void Supervisor::end_line(Tap& tap) {
+    const bool held = tap.prefixer.pending() > 0;
+    m_out_buf.clear();
+    tap.prefixer.finish(m_out_buf);
+    if (tap.sink == nullptr || m_out_buf.empty()) {
+        return;
+    }
+    if (held) {
+        tap.sink->offer(m_out_buf, &tap);
+    } else {
+        // Only a piece handed out before (a flushed partial line, a long line's piece) is
+        // left open, and another writer may have ended that line already: end it only if not.
+        tap.sink->end_line(&tap);
+    }
+}
+
+void Supervisor::close_gone_pipes() {
+    // A console gone for good: every worker writing it through us gets EPIPE on its next
+    // write, as it would writing there itself, and not one write later.
+    for (auto& t : m_taps) {
+        if (t->pipe && t->file_fd >= 0 && t->sink != nullptr && t->sink->gone()) {
+            close(t->file_fd);
+            t->file_fd = -1;
+            t->partial_since.reset();
+        }
+    }
+}
+
 void Supervisor::keep_recent(Tap& tap, size_t n) {
     if (tap.recent == nullptr) {
         return;
@@ -1272,9 +1293,8 @@ void Supervisor::skip_on_console(Tap& tap, off_t target, off_t end) {
         return;
     }
     lseek(tap.file_fd, resume, SEEK_SET);
-    m_out_buf.clear();
-    tap.prefixer.finish(m_out_buf);  // end the line cut short
-    m_out_buf += tap.prefixer.prefix();
+    end_line(tap);  // the line cut short
+    m_out_buf = tap.prefixer.prefix();
     m_out_buf += "accelerate launch: " + format_bytes(static_cast<std::uint64_t>(resume - from)) +
                  " of this output not shown here (the run was stopped); all of it is in " + tap.log_path + "\n";
     if (tap.sink != nullptr) {

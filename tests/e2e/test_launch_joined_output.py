@@ -71,6 +71,27 @@ elif mode == "head":
     for i in range(3000):
         print("rank %d line %d" % (rank, i), flush=True)
         time.sleep(0.01)
+elif mode == "open":
+    time.sleep(0.2 * rank)
+    os.write(1, b"rank%d open line" % rank)
+    time.sleep(0.6)
+elif mode == "lazy":
+    if rank == 0:
+        try:
+            for i in range(100):
+                os.write(1, b"r0 line %d\n" % i); time.sleep(0.01)
+        except BrokenPipeError:
+            pass
+        time.sleep(2)
+        sys.exit(0)
+    time.sleep(1.5)
+    for i in range(5):
+        try:
+            os.write(1, b"r1 write %d\n" % i)
+        except BrokenPipeError:
+            os.write(2, b"r1 EPIPE at write %d\n" % i)
+            break
+        time.sleep(0.1)
 elif mode == "endless":
     open(os.path.join(out, "started.%d" % rank), "w").close()
     while True:
@@ -265,6 +286,24 @@ def console_gone_ends_the_job(tmp):
           f"| head -3: the job ends at once with the workers' BrokenPipeError (exit {p.returncode}, {took:.1f} s)")
 
 
+def open_lines_ended_once(tmp):
+    # Three ranks each leave a line open, in turn: each is ended once, no empty line.
+    p = start(tmp, 3, "open", stderr=subprocess.DEVNULL)
+    out, _ = p.communicate(timeout=60)
+    check(out == b"rank0 open line\nrank1 open line\nrank2 open line\n",
+          f"lines left open by three ranks: each ended once, no empty lines ({out!r})")
+
+
+def every_writer_learns_the_console_is_gone(tmp):
+    # Rank 0 fills `head -c 30`; rank 1 writes only later: its very first write gets EPIPE,
+    # as it would writing the pipe itself.
+    p = start(tmp, 2, "lazy")
+    head = subprocess.run(["head", "-c", "30"], stdin=p.stdout, capture_output=True, timeout=60)
+    p.stdout.close()
+    _, err = p.communicate(timeout=60)
+    check(b"r1 EPIPE at write 0" in err, f"a console gone: a rank writing later gets EPIPE at once ({err[-200:]!r})")
+
+
 def own_fds_where_joining_is_no_use(tmp):
     # One worker keeps the launcher's pipe; several writing /dev/null keep /dev/null.
     p = start(tmp, 1, "order", stderr=subprocess.DEVNULL)
@@ -292,6 +331,8 @@ def main():
         cause_survives_a_stalled_console(tmp)
         progress_bars_never_run_together(tmp)
         console_gone_ends_the_job(tmp)
+        open_lines_ended_once(tmp)
+        every_writer_learns_the_console_is_gone(tmp)
         own_fds_where_joining_is_no_use(tmp)
     finish()
 

@@ -81,3 +81,17 @@ TEST(ConsoleSink, AGoneConsoleSaysSo) {
     sigtimedwait(&pipe_mask, nullptr, &zero);
     sigprocmask(SIG_UNBLOCK, &pipe_mask, nullptr);
 }
+
+TEST(ConsoleSink, EndLineOnlyEndsTheWritersOwnOpenLine) {
+    PipeConsole console;
+    auto sink = acc::proc::ConsoleSink::open(STDOUT_FILENO);
+    int rank0 = 0, rank1 = 0;
+    sink->offer("rank 0 piece", &rank0);
+    sink->offer("rank 1 line\n", &rank1);  // ends rank 0's line first
+    sink->end_line(&rank0);                // nothing left to end
+    sink->offer("rank 1 piece", &rank1);
+    sink->end_line(&rank0);                // not rank 0's line
+    sink->end_line(&rank1);
+    sink->end_line(&rank1);                // once only
+    EXPECT_EQ(console.take(), "rank 0 piece\nrank 1 line\nrank 1 piece\n");
+}

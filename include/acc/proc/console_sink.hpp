@@ -36,6 +36,8 @@ class ConsoleSink {
     // prompt, a progress bar, a long line's piece) is ended with '\n' before another
     // writer's text, so two writers' text never runs together on one line.
     void offer(std::string_view text, const void* writer = nullptr);
+    // End the line `writer` left open with '\n', unless another writer's text has ended it.
+    void end_line(const void* writer);
     // Write what waits as far as the console takes it now.
     void flush();
     // Drop what waits but the rest of a line the console took in part (so no line is ever

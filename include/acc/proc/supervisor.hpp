@@ -182,6 +182,10 @@ class Supervisor {
     void drain_pipe(Tap& tap, bool stopped, bool wait);
     // Read what a joined stream's pipe still holds without showing it, for the verdict.
     void discard_pipe(Tap& tap);
+    // End the tap's line on its console, if it is still open there.
+    void end_line(Tap& tap);
+    // Close the pipes of joined streams whose console is gone (EPIPE and the like).
+    void close_gone_pipes();
     // The first `n` bytes of m_read_buf, just read from a joined stderr: keep its last words.
     void keep_recent(Tap& tap, size_t n);
     // Arm the tap's one-shot watch (again); false if inotify refuses.
