@@ -173,6 +173,7 @@ class Parser {
             if (tok == "--") {
                 // A bare `--` before the script is dropped, as argparse does.
                 ++m_pos;
+                m_dropped_dashdash = true;
                 take_script();
                 break;
             }
@@ -208,6 +209,12 @@ class Parser {
         m_out.settings.training_script = m_args[m_pos++];
         m_out.settings.training_script_args.assign(m_args.begin() + static_cast<long>(m_pos), m_args.end());
         m_pos = m_args.size();
+        // argparse drops one `--` among the positionals: the one before the script, else
+        // one right after it (`train.py -- --lr 1` gives the script `--lr 1`).
+        auto& rest = m_out.settings.training_script_args;
+        if (!m_dropped_dashdash && !rest.empty() && rest.front() == "--") {
+            rest.erase(rest.begin());
+        }
     }
 
     void long_option(const std::string& tok) {
@@ -304,6 +311,7 @@ class Parser {
     const std::vector<std::string>& m_args;
     size_t m_pos = 0;
     bool m_have_script = false;
+    bool m_dropped_dashdash = false;  // the `--` argparse drops was the one before the script
     ParsedLaunch m_out;
 };
 

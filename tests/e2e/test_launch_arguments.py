@@ -1,7 +1,8 @@
 """Script arguments reach each worker as torchrun passes them: `${local_rank}` and
 `$local_rank` become the worker's local rank and `$$` a single `$` on the torchrun path
 (and our multi-CPU path, which starts workers as torchrun would); the simple launcher
-passes them as typed, as upstream's subprocess does."""
+passes them as typed, as upstream's subprocess does. One `--` right after the script is
+dropped, as upstream's argparse drops it."""
 import json
 import os
 
@@ -38,4 +39,14 @@ with TempDir() as tmp:
     check(r.returncode == 0, f"simple launcher: exit 0 (got {r.returncode}: {r.stderr[-300:]!r})")
     got = argv_of("simple")
     check(got == ARGS, f"simple launcher: arguments as typed ({got})")
+
+    # argparse drops one `--` among upstream's positionals: `train.py -- --lr 1` gives the
+    # script `--lr 1` (a second `--`, or one further on, stays).
+    r = launch(["--cpu", "t.py", "--", "--lr", "1", "--", "x"], cwd=tmp, env=env)
+    got = argv_of("simple")
+    check(got == ["--lr", "1", "--", "x"], f"`t.py -- --lr 1 -- x`: the first `--` dropped, as upstream ({got})")
+    r = launch(["--multi_gpu", "--num_processes", "2", "--main_process_port", "0", "t.py", "--", "--", "a"],
+               cwd=tmp, env=env)
+    got = [argv_of(0), argv_of(1)]
+    check(got == [["--", "a"], ["--", "a"]], f"torchrun path, `t.py -- -- a`: one `--` dropped ({got})")
 finish()

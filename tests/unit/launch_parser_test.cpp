@@ -48,6 +48,20 @@ TEST(LaunchParser, BareDoubleDashBeforeTheScriptIsDropped) {
     EXPECT_EQ(s.training_script_args, std::vector<std::string>{"a"});
 }
 
+TEST(LaunchParser, OneDoubleDashAmongThePositionalsIsDroppedAsArgparseDoes) {
+    // Python's argparse (3.6 to 3.13), with upstream's training_script + REMAINDER.
+    auto after = parse({"t.py", "--", "--lr", "1"});
+    EXPECT_EQ(after.training_script_args, (std::vector<std::string>{"--lr", "1"}));
+    auto twice = parse({"t.py", "--", "--", "a"});
+    EXPECT_EQ(twice.training_script_args, (std::vector<std::string>{"--", "a"}));
+    auto before_and_after = parse({"--", "t.py", "--", "a"});
+    EXPECT_EQ(before_and_after.training_script_args, (std::vector<std::string>{"--", "a"}));
+    auto later = parse({"t.py", "a", "--", "b"});
+    EXPECT_EQ(later.training_script_args, (std::vector<std::string>{"a", "--", "b"}));
+    auto alone = parse({"--cpu", "t.py", "--"});
+    EXPECT_TRUE(alone.training_script_args.empty());
+}
+
 TEST(LaunchParser, GluedShortOptions) {
     auto s = parse({"-t3", "-mq", "pkg.mod"});
     EXPECT_EQ(s.get("tee"), Value::string("3"));
