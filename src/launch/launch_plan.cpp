@@ -229,7 +229,9 @@ EnvMap deepspeed_env(const LaunchSettings& s, const Resolution& r, const HostFac
 // prepare_simple_launcher_cmd_env's variables.
 EnvMap simple_env(const LaunchSettings& s) {
     EnvMap env;
-    env["ACCELERATE_USE_CPU"] = Value::boolean(s.truthy("cpu") || s.truthy("use_cpu")).str();
+    // str(cpu or use_cpu): with --cpu off, Python's `or` gives the config's own value, so
+    // `use_cpu: 'false'` goes out as written (and the worker reads it back as False).
+    env["ACCELERATE_USE_CPU"] = s.truthy("cpu") ? s.get("cpu").str() : s.get("use_cpu").str();
     if (s.truthy("debug")) {
         env["ACCELERATE_DEBUG_MODE"] = "true";
     }

@@ -65,6 +65,20 @@ TEST(LaunchPlan, SimpleLauncherMinimalEnvironment) {
     EXPECT_EQ(w.env, expected);
 }
 
+TEST(LaunchPlan, ConfigUseCpuGoesOutAsWrittenAsUpstreamsStrOfOrDoes) {
+    // str(cpu or use_cpu): the config's own value when --cpu is off, True when it is on.
+    const std::string base = "compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\nnum_processes: 1\n";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"'false'", "false"}, {"'no'", "no"}, {"0", "0"}, {"1", "1"}, {"''", ""}, {"null", "None"},
+        {"true", "True"},     {"false", "False"}};
+    for (const auto& [written, exported] : cases) {
+        auto p = plan({"t.py"}, plan_host(), base + "use_cpu: " + written + "\n");
+        EXPECT_EQ(p.plan.workers.at(0).env.at("ACCELERATE_USE_CPU"), exported) << "use_cpu: " << written;
+    }
+    auto forced = plan({"--cpu", "t.py"}, plan_host(), base + "use_cpu: 'false'\n");
+    EXPECT_EQ(forced.plan.workers.at(0).env.at("ACCELERATE_USE_CPU"), "True");
+}
+
 TEST(LaunchPlan, TorchrunWorkersGetTorchrunsVariablesAndUnbufferedPython) {
     auto p = plan({"--multi_gpu", "--num_processes", "2", "--main_process_port", "29511", "-m", "pkg.mod", "a"});
     ASSERT_EQ(p.plan.kind, LauncherKind::torchrun);
