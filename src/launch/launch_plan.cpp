@@ -440,14 +440,28 @@ LaunchPlan plan_mpirun(const LaunchSettings& s, const HostFacts& facts) {
     return plan;
 }
 
-// upstream hands the torchrun path its environment through patch_environment,
-// which upper-cases every key: a launcher variable like http_proxy also reaches
-// the workers as HTTP_PROXY. Workers must see the same environment, so we copy that.
+// upstream hands the torchrun path its environment through patch_environment, which
+// sets every key upper-cased, in the environment's own order and then its additions: a
+// launcher variable like http_proxy also reaches the workers as HTTP_PROXY, and where
+// both spellings are set (no_proxy and NO_PROXY) the one later in the environment wins.
+// Workers must see the same environment, so we do the same.
 void add_uppercased_duplicates(const Environment& launcher_env, LaunchPlan& plan) {
+    const std::vector<std::string> keys = launcher_env.keys_in_order();
     for (auto& w : plan.workers) {
-        for (const auto& [k, v] : launcher_env.vars()) {
-            std::string upper = to_upper(k);
-            if (upper != k && !w.env.count(upper)) {
+        std::map<std::string, std::string> last;  // upper-cased key -> the value written last
+        for (const auto& k : keys) {
+            auto added = w.env.find(k);
+            last[to_upper(k)] = added != w.env.end() ? added->second : *launcher_env.get(k);
+        }
+        for (const auto& [k, v] : w.env) {
+            if (!launcher_env.contains(k)) {
+                last[to_upper(k)] = v;  // an addition: after the environment's own keys
+            }
+        }
+        for (const auto& [upper, v] : last) {
+            auto added = w.env.find(upper);
+            const auto seen = added != w.env.end() ? std::optional<std::string>(added->second) : launcher_env.get(upper);
+            if (seen != v) {
                 w.env[upper] = v;
             }
         }

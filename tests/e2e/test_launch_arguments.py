@@ -49,4 +49,21 @@ with TempDir() as tmp:
                cwd=tmp, env=env)
     got = [argv_of(0), argv_of(1)]
     check(got == [["--", "a"], ["--", "a"]], f"torchrun path, `t.py -- -- a`: one `--` dropped ({got})")
+
+    # Both spellings of a variable set (no_proxy and NO_PROXY): on the torchrun path
+    # upstream's patch_environment writes every key upper-cased in the environment's own
+    # order, so the one later in the environment wins.
+    dump = "import json, os\nwith open('env.%s.json' % os.environ['LOCAL_RANK'], 'w') as f: json.dump(dict(os.environ), f)\n"
+    with open(os.path.join(tmp, "env_dump.py"), "w") as f:
+        f.write(dump)
+    for first, second, want in ((("no_proxy", "lower"), ("NO_PROXY", "upper"), "upper"),
+                                (("NO_PROXY", "upper"), ("no_proxy", "lower"), "lower")):
+        ordered = dict(env)
+        ordered[first[0]] = first[1]
+        ordered[second[0]] = second[1]
+        r = launch(["--multi_gpu", "--num_processes", "2", "--main_process_port", "0", "env_dump.py"], cwd=tmp,
+                   env=ordered)
+        got = json.load(open(os.path.join(tmp, "env.1.json")))
+        check(r.returncode == 0 and got.get("NO_PROXY") == want and got.get("no_proxy") == "lower",
+              f"{first[0]} then {second[0]} in the environment: NO_PROXY={got.get('NO_PROXY')!r}, the later one ({want})")
 finish()
