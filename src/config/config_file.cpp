@@ -373,6 +373,18 @@ ConfigFile make_config(Value data, const std::string& path) {
         }
     }
 
+    // Upstream fails deep inside on these (a traceback); passed on as they are, they would
+    // reach the workers broken: CUDA_VISIBLE_DEVICES='[0, 1]' hides every GPU.
+    if (const Value* v = processed.find("gpu_ids");
+        v && !v->is_none() && !v->is_string() && v->kind() != Value::Kind::integer) {
+        throw ConfigError(fmt::format("{}: gpu_ids must be 'all' or GPU ids separated by commas, such as '0,1', not {}",
+                                      path, v->repr()));
+    }
+    if (const Value* v = processed.find("main_process_ip"); v && !v->is_none() && !v->is_string()) {
+        throw ConfigError(
+            fmt::format("{}: main_process_ip must be a host name or an IP address, not {}", path, v->repr()));
+    }
+
     ConfigFile cfg;
     cfg.path = path;
     std::vector<std::pair<std::string, Value>> fields;

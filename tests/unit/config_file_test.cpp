@@ -108,6 +108,16 @@ TEST(ConfigFile, DefaultPathFollowsHfHomeThenXdgThenHome) {
               "/h/.cache/huggingface/accelerate/default_config.yaml");
 }
 
+TEST(ConfigFile, GpuIdsAndMainProcessIpOfAWrongTypeAreRefused) {
+    EXPECT_EQ(config_error("distributed_type: MULTI_GPU\ngpu_ids: [0, 1]\n"),
+              "c.yaml: gpu_ids must be 'all' or GPU ids separated by commas, such as '0,1', not [0, 1]");
+    EXPECT_EQ(config_error("distributed_type: MULTI_GPU\ngpu_ids: 0.5\n"),
+              "c.yaml: gpu_ids must be 'all' or GPU ids separated by commas, such as '0,1', not 0.5");
+    EXPECT_EQ(config_error("distributed_type: MULTI_GPU\nmain_process_ip: 10\n"),
+              "c.yaml: main_process_ip must be a host name or an IP address, not 10");
+    EXPECT_EQ(config_error("distributed_type: MULTI_GPU\ngpu_ids: 0\nmain_process_ip: 10.0.0.1\n"), "(no error)");
+}
+
 TEST(ConfigFile, NumericFieldsMustBeIntegers) {
     EXPECT_EQ(config_error("distributed_type: MULTI_GPU\nnum_processes: '2'\n"),
               "c.yaml: num_processes must be an integer, not '2'");
