@@ -1,5 +1,7 @@
 #include "acc/launch/launch_plan.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "acc/launch/arg_macros.hpp"
@@ -525,7 +527,11 @@ LaunchPlan plan_launch(const LaunchSettings& s, const Resolution& r, const HostF
         plan.kind = LauncherKind::torchrun;
         Topology t = plan_topology(s, facts, plan);
         EnvMap common = deepspeed ? deepspeed_env(s, r, facts) : multi_gpu_env(s);
-        if (deepspeed && !facts.env.contains("OMP_NUM_THREADS") && t.nproc > 1) {
+        // Any spelling counts: an inherited omp_num_threads reaches torchrun upper-cased
+        // (see add_uppercased_duplicates), so torchrun finds the variable set.
+        const bool omp_inherited = std::any_of(facts.env.vars().begin(), facts.env.vars().end(),
+                                               [](const auto& kv) { return to_upper(kv.first) == "OMP_NUM_THREADS"; });
+        if (deepspeed && !omp_inherited && t.nproc > 1) {
             // torchrun's own default when nproc > 1 (accelerate sets OMP_NUM_THREADS itself on
             // the other torchrun paths), with its banner (torchrun-contract section 2, 1.13 form).
             common["OMP_NUM_THREADS"] = "1";

@@ -269,6 +269,11 @@ TEST(LaunchPlan, DeepSpeedSingleMachine) {
     auto own = plan({"t.py"}, plan_host(0, {{"OMP_NUM_THREADS", "4"}}),
                     "distributed_type: DEEPSPEED\nnum_processes: 2\ndeepspeed_config:\n  zero_stage: 2\n");
     EXPECT_EQ(own.plan.agent_warning, "");
+    // A lower-case omp_num_threads reaches torchrun upper-cased (patch_environment): set too.
+    auto lower = plan({"t.py"}, plan_host(0, {{"omp_num_threads", "3"}}),
+                      "distributed_type: DEEPSPEED\nnum_processes: 2\ndeepspeed_config:\n  zero_stage: 2\n");
+    EXPECT_EQ(lower.plan.agent_warning, "");
+    EXPECT_EQ(lower.plan.workers.at(0).env.at("OMP_NUM_THREADS"), "3");
     auto multi_gpu = plan({"--multi_gpu", "--num_processes", "2", "t.py"});
     EXPECT_EQ(multi_gpu.plan.agent_warning, "");  // accelerate sets OMP_NUM_THREADS there itself
 }
