@@ -106,6 +106,21 @@ def start(tmp, n, mode, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **extra)
                              mode], cwd=tmp, env=env, stdout=stdout, stderr=stderr)
 
 
+def run_on_one_pipe(tmp, n, mode, chunk=65536, pause=0.0, timeout=60):
+    """`accelerate launch ... 2>&1 | reader`: stdout and stderr on one pipe, read `chunk`
+    bytes at a time with `pause` s between reads. Returns (exit status, all it wrote)."""
+    r, w = os.pipe()
+    p = start(tmp, n, mode, stdout=w, stderr=w)
+    os.close(w)
+    data = b""
+    while piece := os.read(r, chunk):
+        data += piece
+        time.sleep(pause)
+    os.close(r)
+    p.wait(timeout=timeout)
+    return p.returncode, data
+
+
 def fds_of(tmp, rank):
     with open(os.path.join(tmp, "fds.%d" % rank)) as f:
         return f.read().split("\n")
@@ -143,18 +158,8 @@ def joined_lines_never_mix(tmp):
 
 
 def shared_console_keeps_order(tmp):
-    r, w = os.pipe()
-    p = start(tmp, 2, "order", stdout=w, stderr=w)
-    os.close(w)
-    data = b""
-    while True:
-        chunk = os.read(r, 65536)
-        if not chunk:
-            break
-        data += chunk
-    os.close(r)
-    p.wait(timeout=60)
-    check(p.returncode == 0, "2>&1: exit 0")
+    status, data = run_on_one_pipe(tmp, 2, "order")
+    check(status == 0, "2>&1: exit 0")
     for rank in range(2):
         seq = [int(m.group(1)) for m in re.finditer(rb"^seq %d (\d+)$" % rank, data, re.M)]
         check(seq == list(range(400)),
@@ -223,14 +228,7 @@ def verdict_names_the_last_words(tmp):
     check("last lines of rank 1's stderr:" in verdict and verdict.rstrip().endswith("ZeroDivisionError: division by zero")
           and "rank 1 about to fail" in verdict and "noise from rank 0" not in verdict,
           f"the verdict ends with rank 1's own last stderr lines, none of rank 0's ({verdict[-400:]!r})")
-    r, w = os.pipe()
-    p = start(tmp, 2, "crash", stdout=w, stderr=w)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 65536):
-        data += chunk
-    os.close(r)
-    p.wait(timeout=60)
+    _, data = run_on_one_pipe(tmp, 2, "crash")
     text = data.decode()
     check("last lines of rank 1's output (stdout and stderr):" in text,
           "2>&1: the verdict names what it shows as the rank's output")
@@ -238,15 +236,7 @@ def verdict_names_the_last_words(tmp):
 
 def slow_console_serves_every_rank(tmp):
     # A console slower than one rank's output: each rank gets its turn, none is starved.
-    r, w = os.pipe()
-    p = start(tmp, 2, "flood", stdout=w, stderr=w)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 4096):
-        data += chunk
-        time.sleep(0.01)
-    os.close(r)
-    p.wait(timeout=120)
+    _, data = run_on_one_pipe(tmp, 2, "flood", chunk=4096, pause=0.01, timeout=120)
     counts = [int(m.group(1)) for m in re.finditer(rb"^rank \d wrote (\d+) lines$", data, re.M)]
     check(len(counts) == 2 and min(counts) > max(counts) / 3,
           f"a slow console: both ranks got to write (lines written per rank: {counts})")
