@@ -61,6 +61,12 @@ for _ in range(int(opts.get("children", "0"))):
         note("kid.%d" % rank, str(os.getpid()))
         while True:
             time.sleep(0.05)
+# Ready only once every child runs Python code of its own: CPython drops a signal that
+# reaches a child before its after-fork set-up is done, and the test would wait for it.
+kids_file = os.path.join(out, "kid.%d" % rank)
+while opts.get("children") and (not os.path.exists(kids_file) or
+                                len(open(kids_file).read().split()) < int(opts["children"])):
+    time.sleep(0.005)
 note("pid.%d" % rank, str(os.getpid()))
 
 fail = opts.get("fail")

@@ -1,0 +1,1 @@
+"""Stand-in (test_upstream_launcher_parity.py; see ../../README.md)."""
