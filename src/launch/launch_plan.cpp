@@ -39,15 +39,31 @@ void add_fp8_env(const LaunchSettings& s, EnvMap& env) {
             continue;
         }
         if (name == "fp8_override_linear_precision") {
-            const auto& items = setting.value.items();
-            if (items.size() < 3) {
-                throw UsageError(fmt::format("--fp8_override_linear_precision takes three values (fprop,dgrad,wgrad), "
-                                             "e.g. false,false,true; got {}",
-                                             items.size()));
+            // Upstream indexes the value: a list gives its items, a string its characters
+            // ('abc' gives a, b, c), fewer than three an IndexError.
+            std::vector<std::string> values;
+            if (setting.value.is_string()) {
+                for (char c : setting.value.as_string().substr(0, 3)) {
+                    values.emplace_back(1, c);
+                }
+            } else {
+                for (const auto& item : setting.value.items()) {
+                    values.push_back(item.str());
+                }
+            }
+            if (values.size() < 3) {
+                throw UsageError(
+                    setting.origin == Origin::config_file
+                        ? fmt::format("fp8_config.override_linear_precision in the config file needs three values "
+                                      "(fprop, dgrad, wgrad), e.g. [false, false, true]; got {}",
+                                      setting.value.repr())
+                        : fmt::format("--fp8_override_linear_precision takes three values (fprop,dgrad,wgrad), "
+                                      "e.g. false,false,true; got {}",
+                                      values.size()));
             }
             const char* parts[] = {"FPROP", "DGRAD", "WGRAD"};
-            for (size_t i = 0; i < 3 && i < items.size(); ++i) {
-                env[std::string("ACCELERATE_FP8_OVERRIDE_") + parts[i]] = items[i].str();
+            for (size_t i = 0; i < 3; ++i) {
+                env[std::string("ACCELERATE_FP8_OVERRIDE_") + parts[i]] = values[i];
             }
         } else {
             env["ACCELERATE_" + to_upper(name)] = setting.value.str();

@@ -244,6 +244,20 @@ TEST(LaunchPlan, Fp8VariablesOnlyWithFp8) {
     EXPECT_EQ(plan_error({"--multi_gpu", "--num_processes", "2", "--mixed_precision", "fp8",
                           "--fp8_override_linear_precision", "true,false", "t.py"}),
               "--fp8_override_linear_precision takes three values (fprop,dgrad,wgrad), e.g. false,false,true; got 2");
+    // From a config file: a string is indexed as upstream does ('abc': a, b, c); too few
+    // values are named as the config's.
+    const std::string cfg = "distributed_type: MULTI_GPU\nnum_processes: 2\nmixed_precision: fp8\nfp8_config:\n"
+                            "  backend: TE\n  override_linear_precision: ";
+    auto chars = plan({"t.py"}, plan_host(), cfg + "'abc'\n");
+    EXPECT_EQ(chars.plan.workers[0].env.at("ACCELERATE_FP8_OVERRIDE_FPROP"), "a");
+    EXPECT_EQ(chars.plan.workers[0].env.at("ACCELERATE_FP8_OVERRIDE_WGRAD"), "c");
+    try {
+        plan({"t.py"}, plan_host(), cfg + "[true]\n");
+        ADD_FAILURE() << "accepted one value";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), "fp8_config.override_linear_precision in the config file needs three values "
+                                         "(fprop, dgrad, wgrad), e.g. [false, false, true]; got [True]");
+    }
 }
 
 TEST(LaunchPlan, DeepSpeedSingleMachine) {
