@@ -101,8 +101,10 @@ elif mode == "endless":
 
 def start(tmp, n, mode, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **extra):
     env = clean_env(tmp, PYTHONUNBUFFERED="1", **extra)
+    # Port 0: a free port without a note on stderr, whatever else runs beside the test.
     return subprocess.Popen([ACCELERATE, "launch", "--cpu", "--num_processes", str(n), "--num_machines", "1",
-                             "--mixed_precision", "no", "--dynamo_backend", "no", os.path.join(tmp, "w.py"), tmp,
+                             "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+                             os.path.join(tmp, "w.py"), tmp,
                              mode], cwd=tmp, env=env, stdout=stdout, stderr=stderr)
 
 
