@@ -20,7 +20,6 @@ bool joinable_console(int fd) {
     return S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode);
 }
 
-
 std::unique_ptr<ConsoleSink> ConsoleSink::open(int console_fd) {
     std::unique_ptr<ConsoleSink> sink(new ConsoleSink());
     sink->m_fd = console_fd;
