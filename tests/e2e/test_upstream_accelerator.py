@@ -15,12 +15,9 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from lib import ACCELERATE, PYTHON, TempDir, check, clean_env, finish, has_torch, skip
+import upstream
+from lib import ACCELERATE, PYTHON, TempDir, check, clean_env, finish
 
-SHIMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "upstream_shims")
-HOW = ("set ACC_UPSTREAM_SRC to the `src` folder of a huggingface/accelerate checkout (the reference is commit "
-       "16cb6eb8), e.g. `mkdir -p /tmp/upacc && git -C accelerate archive 16cb6eb8 src | tar -x -C /tmp/upacc` "
-       "then ACC_UPSTREAM_SRC=/tmp/upacc/src (see docs/DIFFERENCES.md)")
 
 CONFIG = ("compute_environment: LOCAL_MACHINE\ndistributed_type: 'NO'\nuse_cpu: true\nmixed_precision: bf16\n"
           "num_processes: 1\nnum_machines: 1\nmachine_rank: 0\ndebug: true\n")
@@ -38,15 +35,7 @@ SCENARIOS = [
     ["--config_file", "cfg.yaml", "train_state.py", "--lr", "1"],
 ]
 
-upstream_src = os.environ.get("ACC_UPSTREAM_SRC", "")
-if not upstream_src:
-    skip("compares against upstream's Python Accelerator, which is not installed; to run it, " + HOW)
-if not os.path.isfile(os.path.join(upstream_src, "accelerate", "__init__.py")):
-    skip(f"ACC_UPSTREAM_SRC={upstream_src} has no accelerate/__init__.py; " + HOW)
-if not has_torch():
-    skip("no torch for the test Python")
-if subprocess.run([PYTHON, "-c", "import packaging.version"], capture_output=True).returncode != 0:
-    skip("upstream accelerate needs `packaging` (apt-get install python3-packaging)")
+upstream_src = upstream.source_or_skip("upstream's Python Accelerator")
 
 
 def run_launcher(cmd, cwd, env, outdir):
@@ -90,17 +79,11 @@ def differences(up, ours):
 
 
 with TempDir() as tmp:
-    shutil.copy(os.path.join(SHIMS, "train_state.py"), tmp)
+    shutil.copy(os.path.join(upstream.SHIMS, "train_state.py"), tmp)
     with open(os.path.join(tmp, "cfg.yaml"), "w") as f:
         f.write(CONFIG)
     # Stand-ins only for the packages the test Python lacks (Debian 12 has neither).
-    path = [upstream_src]
-    stand_ins = os.path.join(tmp, "stand_ins")
-    for pkg in ("huggingface_hub", "safetensors"):
-        if subprocess.run([PYTHON, "-c", f"import {pkg}"], capture_output=True).returncode != 0:
-            shutil.copytree(os.path.join(SHIMS, pkg), os.path.join(stand_ins, pkg))
-    if os.path.isdir(stand_ins):
-        path.append(stand_ins)
+    path = [upstream_src] + upstream.hub_stand_ins(os.path.join(tmp, "stand_ins"))
     env = clean_env(tmp, PYTHONPATH=":".join(path))
     r = subprocess.run([PYTHON, "-c", "import accelerate.commands.launch, accelerate"], cwd=tmp, env=env,
                        capture_output=True, text=True)

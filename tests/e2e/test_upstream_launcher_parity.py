@@ -40,26 +40,16 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from lib import ACCELERATE, PYTHON, TempDir, check, finish, has_torch, skip
+import upstream
+from lib import ACCELERATE, PYTHON, TempDir, check, finish
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHIMS = os.path.join(HERE, "upstream_shims")
+SHIMS = upstream.SHIMS
 CASES = os.path.join(HERE, "upstream_parity_cases.json")
-HOW = ("set ACC_UPSTREAM_SRC to the `src` folder of a huggingface/accelerate checkout (the reference is commit "
-       "16cb6eb8), e.g. `mkdir -p /tmp/upacc && git -C accelerate archive 16cb6eb8 src | tar -x -C /tmp/upacc` "
-       "then ACC_UPSTREAM_SRC=/tmp/upacc/src (see docs/DIFFERENCES.md)")
 LAUNCH_TIMEOUT = 90
 PARALLEL = 2  # launches at a time (a case on several machines is one launch of several launchers)
 
-upstream_src = os.environ.get("ACC_UPSTREAM_SRC", "")
-if not upstream_src:
-    skip("compares against upstream's Python launcher, which is not installed; to run it, " + HOW)
-if not os.path.isfile(os.path.join(upstream_src, "accelerate", "__init__.py")):
-    skip(f"ACC_UPSTREAM_SRC={upstream_src} has no accelerate/__init__.py; " + HOW)
-if not has_torch():
-    skip("no torch for the test Python")
-if subprocess.run([PYTHON, "-c", "import packaging.version"], capture_output=True).returncode != 0:
-    skip("upstream accelerate needs `packaging` (apt-get install python3-packaging)")
+upstream_src = upstream.source_or_skip("upstream's Python launcher")
 
 
 def torch_names_nccl_variable_old():
@@ -312,13 +302,7 @@ NETNS = netns_prefix()
 
 with TempDir() as tmp:
     # huggingface_hub and safetensors stand-ins for upstream's launcher, only where the real ones are missing.
-    HUB_STAND_INS = []
-    hub = os.path.join(tmp, "hub_stand_ins")
-    for pkg in ("huggingface_hub", "safetensors"):
-        if subprocess.run([PYTHON, "-c", f"import {pkg}"], capture_output=True).returncode != 0:
-            shutil.copytree(os.path.join(SHIMS, pkg), os.path.join(hub, pkg))
-    if os.path.isdir(hub):
-        HUB_STAND_INS.append(hub)
+    HUB_STAND_INS = upstream.hub_stand_ins(os.path.join(tmp, "hub_stand_ins"))
     DS_STAND_INS = os.path.join(tmp, "parity_stand_ins")  # deepspeed, torchao: a copy, so no bytecode lands in the tree
     shutil.copytree(os.path.join(SHIMS, "parity_stand_ins"), DS_STAND_INS)
     r = subprocess.run([PYTHON, "-c", "import sys; sys.path[0:0] = sys.argv[1].split(':'); "
