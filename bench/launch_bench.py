@@ -186,6 +186,9 @@ def main() -> None:
     ap.add_argument("--rss-reps", type=int, default=3, help="peak-memory runs per command (max is kept)")
     ap.add_argument("--also", action="append", default=[], metavar="LABEL=PATH",
                     help="another accelerate binary to measure in the same run (e.g. a different link mode)")
+    ap.add_argument("--upstream", default="", metavar="PATH",
+                    help="upstream's Python `accelerate` executable, where it is installed, measured in the "
+                         "torchrun rounds (it takes seconds per run)")
     ap.add_argument("--json", help="also write the raw results here")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
@@ -195,6 +198,8 @@ def main() -> None:
         sys.exit(f"launch_bench: {args.launcher} is not an executable; build it first (see bench/README.md)")
     if args.torchrun and not os.access(args.torchrun, os.X_OK):
         sys.exit(f"launch_bench: torchrun {args.torchrun} not found; pass --torchrun '' to skip it")
+    if args.upstream and not os.access(args.upstream, os.X_OK):
+        sys.exit(f"launch_bench: --upstream {args.upstream} is not an executable")
 
     env = dict(os.environ)
     env["PYTHON_EXEC"] = args.python
@@ -233,6 +238,12 @@ def main() -> None:
             "torchrun --nproc_per_node 1 noop.py": lambda: run_one(tr + ["--nproc_per_node", "1", noop], env),
             "torchrun --nproc_per_node 4 noop.py": lambda: run_one(tr + ["--nproc_per_node", "4", noop], env),
         }
+
+    # Upstream's launcher starts one process for `--cpu --num_processes 4` (MULTI_CPU goes
+    # through its simple launcher), so only the one-process command is comparable.
+    UPSTREAM = "upstream (Python) launch --cpu noop.py"
+    if args.upstream:
+        slow[UPSTREAM] = lambda: run_one([args.upstream, "launch", "--cpu", noop], env)
 
     facts = machine_facts(args)
     rng = random.Random(args.seed)
@@ -286,11 +297,13 @@ def main() -> None:
             ratio(f"[{label}] accelerate launch --cpu noop.py", "bare python3 noop.py"),
             ratio(f"[{label}] accelerate launch --cpu --num_processes 4", "bare 4 x python3 noop.py (parallel)"),
         ]
-    if slow:
+    if args.torchrun:
         ratios += [
             ratio("torchrun --nproc_per_node 1 noop.py", "accelerate launch --cpu noop.py"),
             ratio("torchrun --nproc_per_node 4 noop.py", "accelerate launch --cpu --num_processes 4"),
         ]
+    if UPSTREAM in results:
+        ratios += [ratio(UPSTREAM, "accelerate launch --cpu noop.py")]
 
     rss_cmds = {
         "accelerate launch --cpu noop.py 0.5": acc + ["--cpu", noop, "0.5"],
@@ -305,6 +318,8 @@ def main() -> None:
     if args.torchrun:
         rss_cmds["torchrun --nproc_per_node 1 noop.py 0.5"] = [py, args.torchrun, "--nproc_per_node", "1", noop, "0.5"]
         rss_cmds["torchrun --nproc_per_node 4 noop.py 0.5"] = [py, args.torchrun, "--nproc_per_node", "4", noop, "0.5"]
+    if args.upstream:
+        rss_cmds["upstream (Python) launch --cpu noop.py 0.5"] = [args.upstream, "launch", "--cpu", noop, "0.5"]
     rss = {name: max(peak_rss_kib(cmd, env) for _ in range(args.rss_reps)) for name, cmd in rss_cmds.items()}
     facts["loadavg_after"] = Path("/proc/loadavg").read_text().split()[:3]
 
@@ -332,7 +347,7 @@ def main() -> None:
 
     verdict = []
     for r in ratios:
-        if r["of"].startswith(("torchrun", "min_launcher")):
+        if r["of"].startswith(("torchrun", "min_launcher", "upstream")):
             continue  # comparisons for reference, not targets
         target = "bare" if "/ bare" in r["of"] else "a floor"
         verdict.append(f"{'PASS' if r['ratio_of_medians'] <= 1.10 else 'MISS'} within 10% of {target} (wall): "

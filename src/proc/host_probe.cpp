@@ -7,9 +7,13 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <pthread.h>
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <set>
 
@@ -18,26 +22,107 @@
 
 namespace acc::proc {
 
-int count_visible_devices(const std::string& visible, int physical) {
-    int count = 0;
-    std::set<std::string> seen;
+namespace {
+
+// strtoul's reading of one index entry, as CUDA reads it: an optional sign, then the
+// leading digits ("0abc" is 0, "+1" is 1); -1 when there are none or it is negative.
+long long leading_index(const std::string& entry) {
+    size_t end = 0;
+    if (end < entry.size() && (entry[end] == '+' || entry[end] == '-')) {
+        ++end;
+    }
+    const size_t digits = end;
+    while (end < entry.size() && end - digits < 9 && std::isdigit(static_cast<unsigned char>(entry[end]))) {
+        ++end;
+    }
+    if (end == digits) {
+        return -1;
+    }
+    const long long value = std::stoll(entry.substr(digits, end - digits));
+    return entry[0] == '-' && value != 0 ? -1 : value;
+}
+
+}  // namespace
+
+int count_visible_devices(const std::string& visible, const std::vector<std::string>& uuids,
+                          const std::vector<std::string>& mig_uuids) {
+    std::vector<long long> chosen;  // device ordinals, in the order the variable names them
+    const bool by_uuid = visible.rfind("GPU-", 0) == 0;
+    const bool by_mig = visible.rfind("MIG-", 0) == 0;
+    std::vector<std::string> named;
     for (const auto& raw : split(visible, ',')) {
-        std::string entry = trim(raw);
-        if (entry.rfind("GPU-", 0) == 0 || entry.rfind("MIG-", 0) == 0) {
-            if (!seen.insert(entry).second) {
+        if (by_uuid || by_mig) {
+            // A list of UUIDs: it ends at the first entry of another kind.
+            if (raw.rfind(by_uuid ? "GPU-" : "MIG-", 0) != 0) {
                 break;
             }
-            ++count;
+            if (std::find(named.begin(), named.end(), raw) != named.end()) {
+                return 0;  // a device named twice hides them all
+            }
+            named.push_back(raw);
             continue;
         }
-        auto idx = parse_python_int(entry);
-        if (!idx || *idx < 0 || *idx >= physical || !seen.insert(std::to_string(*idx)).second) {
-            break;  // CUDA ignores this entry and everything after it
+        const long long index = leading_index(trim(raw));
+        if (index < 0) {
+            break;
         }
-        ++count;
+        if (std::find(chosen.begin(), chosen.end(), index) != chosen.end()) {
+            return 0;
+        }
+        chosen.push_back(index);
     }
-    return count;
+    if (by_uuid || by_mig) {
+        // Each entry is the start of exactly one GPU's (or MIG instance's) UUID; none or
+        // several end the list.
+        const auto& known = by_mig ? mig_uuids : uuids;
+        for (const auto& entry : named) {
+            long long match = -1;
+            for (long long i = 0; i < static_cast<long long>(known.size()); ++i) {
+                if (known[static_cast<size_t>(i)].rfind(entry, 0) == 0) {
+                    match = match == -1 ? i : -2;
+                }
+            }
+            if (match < 0) {
+                break;
+            }
+            if (std::find(chosen.begin(), chosen.end(), match) != chosen.end()) {
+                return 0;
+            }
+            chosen.push_back(match);
+        }
+        return static_cast<int>(chosen.size());
+    }
+    // Indices: the list is cut at the first one the machine does not have.
+    for (size_t i = 0; i < chosen.size(); ++i) {
+        if (chosen[i] >= static_cast<long long>(uuids.size())) {
+            return static_cast<int>(i);
+        }
+    }
+    return static_cast<int>(chosen.size());
 }
+
+namespace {
+
+// Blocks every signal in this thread while it lives. libcuda, which NVML loads, starts a
+// thread that outlives the probe (and its dlclose); threads inherit their creator's mask,
+// so with this that thread never takes a signal meant for the launcher (on an H100 it
+// took the SIGTERM a scheduler sent, and the launcher died of it).
+class AllSignalsBlocked {
+public:
+    AllSignalsBlocked() {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &m_old);
+    }
+    ~AllSignalsBlocked() { pthread_sigmask(SIG_SETMASK, &m_old, nullptr); }
+    AllSignalsBlocked(const AllSignalsBlocked&) = delete;
+    AllSignalsBlocked& operator=(const AllSignalsBlocked&) = delete;
+
+private:
+    sigset_t m_old{};
+};
+
+}  // namespace
 
 NvidiaInventory nvidia_inventory() {
     NvidiaInventory inv;
@@ -46,6 +131,7 @@ NvidiaInventory nvidia_inventory() {
     if (access("/dev/nvidiactl", F_OK) != 0 && access("/proc/driver/nvidia", F_OK) != 0) {
         return inv;
     }
+    AllSignalsBlocked blocked;
     void* lib = dlopen("libnvidia-ml.so.1", RTLD_LAZY | RTLD_LOCAL);
     if (!lib) {
         return inv;
@@ -55,11 +141,17 @@ NvidiaInventory nvidia_inventory() {
     using HandleFn = int (*)(unsigned int, void**);
     using NameFn = int (*)(void*, char*, unsigned int);
     using DriverFn = int (*)(char*, unsigned int);
+    using UuidFn = int (*)(void*, char*, unsigned int);
+    using MigCountFn = int (*)(void*, unsigned int*);
+    using MigHandleFn = int (*)(void*, unsigned int, void**);
     auto init = reinterpret_cast<InitFn>(dlsym(lib, "nvmlInit_v2"));
     auto count_fn = reinterpret_cast<CountFn>(dlsym(lib, "nvmlDeviceGetCount_v2"));
     auto handle_fn = reinterpret_cast<HandleFn>(dlsym(lib, "nvmlDeviceGetHandleByIndex_v2"));
     auto name_fn = reinterpret_cast<NameFn>(dlsym(lib, "nvmlDeviceGetName"));
     auto driver_fn = reinterpret_cast<DriverFn>(dlsym(lib, "nvmlSystemGetDriverVersion"));
+    auto uuid_fn = reinterpret_cast<UuidFn>(dlsym(lib, "nvmlDeviceGetUUID"));
+    auto mig_count_fn = reinterpret_cast<MigCountFn>(dlsym(lib, "nvmlDeviceGetMaxMigDeviceCount"));
+    auto mig_handle_fn = reinterpret_cast<MigHandleFn>(dlsym(lib, "nvmlDeviceGetMigDeviceHandleByIndex"));
     auto shutdown = reinterpret_cast<InitFn>(dlsym(lib, "nvmlShutdown"));
     unsigned int physical = 0;
     if (init && count_fn && init() == 0) {
@@ -68,10 +160,25 @@ NvidiaInventory nvidia_inventory() {
         }
         inv.devices = static_cast<int>(physical);
         char buf[96];
-        for (unsigned int i = 0; handle_fn && name_fn && i < physical; ++i) {
+        for (unsigned int i = 0; handle_fn && i < physical; ++i) {
             void* device = nullptr;
-            if (handle_fn(i, &device) == 0 && name_fn(device, buf, sizeof buf) == 0) {
+            if (handle_fn(i, &device) != 0) {
+                device = nullptr;
+            }
+            if (device && name_fn && name_fn(device, buf, sizeof buf) == 0) {
                 inv.names.emplace_back(buf);
+            }
+            // One entry per device, in NVML's order (CUDA_VISIBLE_DEVICES's ordinals).
+            inv.uuids.emplace_back(device && uuid_fn && uuid_fn(device, buf, sizeof buf) == 0 ? buf : "");
+            // MIG instances, which CUDA_VISIBLE_DEVICES may name by their MIG-... UUIDs.
+            unsigned int slots = 0;
+            if (device && uuid_fn && mig_count_fn && mig_handle_fn && mig_count_fn(device, &slots) == 0) {
+                for (unsigned int slot = 0; slot < slots; ++slot) {
+                    void* mig = nullptr;
+                    if (mig_handle_fn(device, slot, &mig) == 0 && uuid_fn(mig, buf, sizeof buf) == 0) {
+                        inv.mig_uuids.emplace_back(buf);
+                    }
+                }
             }
         }
         if (driver_fn && driver_fn(buf, sizeof buf) == 0) {
@@ -86,12 +193,13 @@ NvidiaInventory nvidia_inventory() {
 }
 
 int cuda_device_count(const Environment& env) {
-    const int physical = nvidia_inventory().devices;
+    NvidiaInventory inv = nvidia_inventory();
     auto visible = env.get("CUDA_VISIBLE_DEVICES");
     if (!visible) {
-        return physical;
+        return inv.devices;
     }
-    return count_visible_devices(*visible, physical);
+    inv.uuids.resize(static_cast<size_t>(inv.devices));
+    return count_visible_devices(*visible, inv.uuids, inv.mig_uuids);
 }
 
 std::optional<std::vector<int>> parse_cpu_list(std::string_view text) {

@@ -62,6 +62,18 @@ Spawned spawn_process(const ProcessSpec& spec) {
                 dup2(from, to);
             }
         }
+        // Handlers the launcher installed go back to the default before anything is
+        // unblocked (a stop signal already pending must end this child as it would the
+        // worker). The child has its own copy of the handlers: vfork shares memory only.
+        struct sigaction fallback{};
+        fallback.sa_handler = SIG_DFL;
+        for (int s = 1; s < NSIG; ++s) {
+            struct sigaction current{};
+            if (sigaction(s, nullptr, &current) == 0 && current.sa_handler != SIG_DFL &&
+                current.sa_handler != SIG_IGN) {
+                sigaction(s, &fallback, nullptr);
+            }
+        }
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, nullptr);

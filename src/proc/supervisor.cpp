@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -44,6 +45,20 @@ const int k_passed_signals[] = {SIGUSR1, SIGUSR2};
 const int k_handled_signals[] = {SIGCHLD, SIGINT,  SIGTERM,  SIGHUP,  SIGQUIT,
                                  SIGTSTP, SIGCONT, SIGWINCH, SIGUSR1, SIGUSR2};
 
+// The thread that reads the signalfd, for forward_to_reader.
+pid_t g_reader_thread = 0;
+
+// A library may have started threads of its own with these signals unblocked (libcuda
+// does, once NVML is probed: seen on an H100). The kernel may hand such a thread a signal
+// sent to the launcher, and the default action would end the launcher there without a
+// word, its workers killed by the parent-death signal. This handler, run in that thread,
+// sends the signal on to the reader, which blocks it: it waits there for the signalfd.
+extern "C" void forward_to_reader(int signo) {
+    const int saved = errno;
+    syscall(SYS_tgkill, getpid(), g_reader_thread, signo);
+    errno = saved;
+}
+
 bool is_stop_request(int signo) {
     return std::find(std::begin(k_stop_signals), std::end(k_stop_signals), signo) != std::end(k_stop_signals);
 }
@@ -70,10 +85,16 @@ void stop_self(int signo, bool whole_group = false) {
     while (sigtimedwait(&one, nullptr, &zero) == signo) {
         // A second Ctrl-Z already queued would stop us again right after `fg`.
     }
+    // The default action, stop, before kill returns: not the forwarding handler.
+    struct sigaction stop_action{};
+    stop_action.sa_handler = SIG_DFL;
+    struct sigaction handler{};
+    sigaction(signo, &stop_action, &handler);
     sigset_t old;
     sigprocmask(SIG_UNBLOCK, &one, &old);
-    kill(target, signo);  // never handled by us: the default action, stop, before kill returns
+    kill(target, signo);
     sigprocmask(SIG_SETMASK, &old, nullptr);
+    sigaction(signo, &handler, nullptr);
 }
 
 // Signal a worker's whole group; a stop request also continues it, as a shell's `kill`
@@ -238,6 +259,18 @@ Supervisor::Supervisor(SupervisorOptions options) : m_options(options) {
     if (sigprocmask(SIG_BLOCK, &mask, &m_old_mask) != 0) {
         throw std::system_error(errno, std::generic_category(), "sigprocmask");
     }
+    g_reader_thread = static_cast<pid_t>(syscall(SYS_gettid));
+    struct sigaction forward{};
+    forward.sa_handler = forward_to_reader;
+    forward.sa_flags = SA_RESTART;
+    sigfillset(&forward.sa_mask);
+    for (int s : k_handled_signals) {
+        if (sigismember(&mask, s) == 1) {
+            struct sigaction old{};
+            sigaction(s, &forward, &old);
+            m_old_actions.emplace_back(s, old);
+        }
+    }
     m_signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
     if (m_signal_fd < 0) {
         throw std::system_error(errno, std::generic_category(), "signalfd");
@@ -275,6 +308,9 @@ Supervisor::~Supervisor() {
     }
     const timespec zero{0, 0};
     while (sigtimedwait(&discard, nullptr, &zero) > 0) {
+    }
+    for (const auto& [signo, old] : m_old_actions) {
+        sigaction(signo, &old, nullptr);
     }
     sigprocmask(SIG_SETMASK, &m_old_mask, nullptr);
 }

@@ -314,13 +314,44 @@ TEST(LaunchPlan, DryRunShowsSourcesAndEveryRank) {
     EXPECT_NE(out.find("RANK=1"), std::string::npos) << out;
 }
 
-TEST(HostProbe, CudaVisibleDevicesIsReadAsCudaDoes) {
-    EXPECT_EQ(proc::count_visible_devices("0,1", 4), 2);
-    EXPECT_EQ(proc::count_visible_devices("", 4), 0);
-    EXPECT_EQ(proc::count_visible_devices("-1", 4), 0);
-    EXPECT_EQ(proc::count_visible_devices("0,7,1", 4), 1);  // stops at the first invalid id
-    EXPECT_EQ(proc::count_visible_devices("GPU-abc,GPU-def", 4), 2);
-    EXPECT_EQ(proc::count_visible_devices("1,1", 4), 1);
+TEST(HostProbe, CudaVisibleDevicesIndicesAreReadAsCudaDoes) {
+    const std::vector<std::string> four{"GPU-aa11", "GPU-aa22", "GPU-bb33", "GPU-cc44"};
+    EXPECT_EQ(proc::count_visible_devices("0,1", four), 2);
+    EXPECT_EQ(proc::count_visible_devices("3,2,1,0", four), 4);
+    EXPECT_EQ(proc::count_visible_devices("", four), 0);
+    EXPECT_EQ(proc::count_visible_devices("-1", four), 0);
+    EXPECT_EQ(proc::count_visible_devices("0,-1,1", four), 1);      // a negative entry ends the list
+    EXPECT_EQ(proc::count_visible_devices("0,7,1", four), 1);       // so does one the machine lacks
+    EXPECT_EQ(proc::count_visible_devices("0,abc,1", four), 1);     // and one that is no number
+    EXPECT_EQ(proc::count_visible_devices(" 0 , 1 ", four), 2);     // spaces around entries are ignored
+    EXPECT_EQ(proc::count_visible_devices("0abc,+1,01", four), 0);  // strtoul: 0, 1, 1 again: named twice
+    EXPECT_EQ(proc::count_visible_devices("0abc,+1", four), 2);
+    EXPECT_EQ(proc::count_visible_devices("1,1", four), 0);         // a device named twice hides them all
+    EXPECT_EQ(proc::count_visible_devices("0,9,0", four), 0);       // even after an index the machine lacks
+    EXPECT_EQ(proc::count_visible_devices("0,GPU-aa11", four), 1);  // a UUID in an index list ends it
+    EXPECT_EQ(proc::count_visible_devices("0", {}), 0);             // no GPUs
+}
+
+TEST(HostProbe, CudaVisibleDevicesUuidsMatchOneGpuByPrefix) {
+    const std::vector<std::string> four{"GPU-aa11", "GPU-aa22", "GPU-bb33", "GPU-cc44"};
+    EXPECT_EQ(proc::count_visible_devices("GPU-aa22,GPU-cc44", four), 2);
+    EXPECT_EQ(proc::count_visible_devices("GPU-b,GPU-c", four), 2);         // a unique prefix names a GPU
+    EXPECT_EQ(proc::count_visible_devices("GPU-bb33,GPU-aa,GPU-cc", four), 1);  // an ambiguous one ends the list
+    EXPECT_EQ(proc::count_visible_devices("GPU-cc44,GPU-zz", four), 1);     // an unknown one too
+    EXPECT_EQ(proc::count_visible_devices("GPU-cc44,1", four), 1);          // an index in a UUID list too
+    EXPECT_EQ(proc::count_visible_devices("GPU-cc44,GPU-c", four), 0);      // the same GPU twice hides all
+    EXPECT_EQ(proc::count_visible_devices("GPU-abc", {}), 0);               // no GPUs, no match
+    // As the CUDA runtime counted them on an H100 (tests/gpu/gpu_checks.py, section visible).
+    const std::vector<std::string> h100{"GPU-b61f784a-176c-3501-d365-e5b2b6f8095e"};
+    EXPECT_EQ(proc::count_visible_devices("GPU-b61f784a", h100), 1);
+    EXPECT_EQ(proc::count_visible_devices("GPU-b61f", h100), 1);
+    EXPECT_EQ(proc::count_visible_devices("GPU-", h100), 1);
+    EXPECT_EQ(proc::count_visible_devices("GPU-B61F784A", h100), 0);  // case matters
+    EXPECT_EQ(proc::count_visible_devices(" GPU-b61f784a", h100), 0);  // and so does a space
+    EXPECT_EQ(proc::count_visible_devices("MIG-bogus", four), 0);            // no MIG instance has that UUID
+    const std::vector<std::string> migs{"MIG-0a0a", "MIG-1b1b"};
+    EXPECT_EQ(proc::count_visible_devices("MIG-1,MIG-0a", four, migs), 2);
+    EXPECT_EQ(proc::count_visible_devices("MIG-1,GPU-aa11", four, migs), 1);  // one kind per list
 }
 
 TEST(LaunchPlan, TorchrunPathUpperCasesLowerCaseLauncherVariablesAsUpstream) {

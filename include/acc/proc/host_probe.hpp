@@ -16,6 +16,8 @@ struct NvidiaInventory {
     int devices = 0;
     std::vector<std::string> names;  // "NVIDIA GeForce RTX 4090", ...
     std::string driver_version;      // "535.104.05"
+    std::vector<std::string> uuids;  // "GPU-5a1f...", one per device in NVML's order ("" if unread)
+    std::vector<std::string> mig_uuids;  // "MIG-...", the MIG instances of every device
 };
 NvidiaInventory nvidia_inventory();
 
@@ -24,9 +26,14 @@ NvidiaInventory nvidia_inventory();
 // CUDA runtime reads it. 0 when there is no driver.
 int cuda_device_count(const Environment& env);
 
-// How many entries of a CUDA_VISIBLE_DEVICES value CUDA would accept, given
-// `physical` devices: it stops at the first invalid entry. Pure.
-int count_visible_devices(const std::string& visible, int physical);
+// How many devices CUDA shows for a CUDA_VISIBLE_DEVICES value, given the machine's GPUs
+// by UUID in NVML's order, and its MIG instances. The first entry picks the kind of list:
+// indices (each read as strtoul does, the list cut at the first index the machine lacks)
+// or UUID prefixes, GPU-... or MIG-... (each must start exactly one UUID). A negative,
+// unreadable or unknown entry ends the list; a device named twice hides them all. Checked
+// against the CUDA runtime on an H100 (tests/gpu). Pure.
+int count_visible_devices(const std::string& visible, const std::vector<std::string>& uuids,
+                          const std::vector<std::string>& mig_uuids = {});
 
 // Physical cores of the online CPUs, as psutil.cpu_count(logical=False) counts them
 // (CPUs that share a core_cpus_list are one core); the online CPU count if sysfs

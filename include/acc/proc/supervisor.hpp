@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "acc/launch/exit_policy.hpp"
@@ -227,6 +228,8 @@ class Supervisor {
     SupervisorOptions m_options;
     int m_signal_fd = -1;
     sigset_t m_old_mask{};
+    // What each signal's action was before the forwarding handler (restored at the end).
+    std::vector<std::pair<int, struct sigaction>> m_old_actions;
     std::optional<std::chrono::steady_clock::time_point> m_kill_deadline;
     int m_signals_seen = 0;
     bool m_stop_requested = false;  // options.stop_fd became readable

@@ -27,15 +27,18 @@ data = torch.utils.data.TensorDataset(torch.randn(32, 4), torch.randn(32, 1))
 loader = torch.utils.data.DataLoader(data, batch_size=4)
 model, opt, loader = acc.prepare(model, opt, loader)
 steps = 0
+out_dtype = None
 for x, y in loader:
     with acc.accumulate(model):
-        loss = torch.nn.functional.mse_loss(model(x), y)
+        pred = model(x)
+        out_dtype = str(pred.dtype)  # bf16/fp16 when prepare() wrapped forward in autocast
+        loss = torch.nn.functional.mse_loss(pred.float(), y)
         acc.backward(loss)
         opt.step()
         opt.zero_grad()
         steps += 1
 # (No acc.wait_for_everyone(): with torch 1.13 its barrier(device_ids=...) is refused on gloo.)
-gathered = acc.gather(torch.tensor([acc.process_index]))
+gathered = acc.gather(torch.tensor([acc.process_index], device=acc.device))
 state = acc.state
 weights = acc.unwrap_model(model).weight.detach().float()
 out = dict(
@@ -55,6 +58,8 @@ out = dict(
     debug=state.debug,
     torch_threads=torch.get_num_threads(),
     dynamo_backend=str(state.dynamo_plugin.backend),
+    backend=torch.distributed.get_backend() if torch.distributed.is_initialized() else None,
+    output_dtype=out_dtype,
     weight_sum=round(float(weights.sum()), 5),
     argv=sys.argv[1:],
     env={k: v for k, v in sorted(os.environ.items())
