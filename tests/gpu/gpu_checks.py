@@ -439,8 +439,9 @@ def section_memory(args, tmp):
     REPORT["memory"] = rows
 
 
-SECTIONS = {"visible": section_visible, "default": section_default, "workers": section_workers,
-            "train": section_train, "memory": section_memory}
+# The ones only a GPU can answer first: a machine's lease may end before the last.
+SECTIONS = {"memory": section_memory, "train": section_train, "visible": section_visible,
+            "workers": section_workers, "default": section_default}
 
 
 def main():
