@@ -16,6 +16,8 @@
 #include <cctype>
 #include <cerrno>
 #include <set>
+#include <system_error>
+#include <thread>
 
 #include "acc/proc/kernel_file.hpp"
 #include "acc/util/strings.hpp"
@@ -27,18 +29,19 @@ namespace {
 // strtoul's reading of one index entry, as CUDA reads it: an optional sign, then the
 // leading digits ("0abc" is 0, "+1" is 1); -1 when there are none or it is negative.
 long long leading_index(const std::string& entry) {
-    size_t end = 0;
-    if (end < entry.size() && (entry[end] == '+' || entry[end] == '-')) {
-        ++end;
+    size_t i = 0;
+    if (i < entry.size() && (entry[i] == '+' || entry[i] == '-')) {
+        ++i;
     }
-    const size_t digits = end;
-    while (end < entry.size() && end - digits < 9 && std::isdigit(static_cast<unsigned char>(entry[end]))) {
-        ++end;
+    const size_t digits = i;
+    long long value = 0;
+    for (; i < entry.size() && std::isdigit(static_cast<unsigned char>(entry[i])); ++i) {
+        // Any number past a billion is past every machine's last GPU: keep it there.
+        value = std::min(value * 10 + (entry[i] - '0'), 1'000'000'000LL);
     }
-    if (end == digits) {
+    if (i == digits) {
         return -1;
     }
-    const long long value = std::stoll(entry.substr(digits, end - digits));
     return entry[0] == '-' && value != 0 ? -1 : value;
 }
 
@@ -103,35 +106,8 @@ int count_visible_devices(const std::string& visible, const std::vector<std::str
 
 namespace {
 
-// Blocks every signal in this thread while it lives. libcuda, which NVML loads, starts a
-// thread that outlives the probe (and its dlclose); threads inherit their creator's mask,
-// so with this that thread never takes a signal meant for the launcher (on an H100 it
-// took the SIGTERM a scheduler sent, and the launcher died of it).
-class AllSignalsBlocked {
-public:
-    AllSignalsBlocked() {
-        sigset_t all;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &m_old);
-    }
-    ~AllSignalsBlocked() { pthread_sigmask(SIG_SETMASK, &m_old, nullptr); }
-    AllSignalsBlocked(const AllSignalsBlocked&) = delete;
-    AllSignalsBlocked& operator=(const AllSignalsBlocked&) = delete;
-
-private:
-    sigset_t m_old{};
-};
-
-}  // namespace
-
-NvidiaInventory nvidia_inventory() {
+NvidiaInventory read_nvml() {
     NvidiaInventory inv;
-    // No NVIDIA driver loaded (no /dev/nvidiactl, no /proc/driver/nvidia, also absent in
-    // containers without GPUs): skip the library search and its ~40 failed lookups.
-    if (access("/dev/nvidiactl", F_OK) != 0 && access("/proc/driver/nvidia", F_OK) != 0) {
-        return inv;
-    }
-    AllSignalsBlocked blocked;
     void* lib = dlopen("libnvidia-ml.so.1", RTLD_LAZY | RTLD_LOCAL);
     if (!lib) {
         return inv;
@@ -189,6 +165,36 @@ NvidiaInventory nvidia_inventory() {
         }
     }
     dlclose(lib);
+    return inv;
+}
+
+}  // namespace
+
+NvidiaInventory nvidia_inventory() {
+    // libcuda, which NVML loads, starts a thread that outlives the probe (and dlclose),
+    // blocking no signal: the kernel could hand it a signal meant for the launcher, whose
+    // default action would end the launcher there (seen on an H100). Threads inherit their
+    // creator's mask, so NVML is read on a thread of its own that blocks every signal;
+    // this one waits for it with its mask as it was, so Ctrl-C still works should the
+    // driver be slow to answer.
+    NvidiaInventory inv;
+    // No NVIDIA driver loaded (no /dev/nvidiactl, no /proc/driver/nvidia, also absent in
+    // containers without GPUs): skip the library search and its ~40 failed lookups.
+    if (access("/dev/nvidiactl", F_OK) != 0 && access("/proc/driver/nvidia", F_OK) != 0) {
+        return inv;
+    }
+    sigset_t all;
+    sigset_t old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    try {
+        std::thread reader([&inv] { inv = read_nvml(); });
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+        reader.join();
+    } catch (const std::system_error&) {  // no thread to be had: read it here, still masked
+        inv = read_nvml();
+        pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    }
     return inv;
 }
 

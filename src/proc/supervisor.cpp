@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -46,7 +47,8 @@ const int k_handled_signals[] = {SIGCHLD, SIGINT,  SIGTERM,  SIGHUP,  SIGQUIT,
                                  SIGTSTP, SIGCONT, SIGWINCH, SIGUSR1, SIGUSR2};
 
 // The thread that reads the signalfd, for forward_to_reader.
-pid_t g_reader_thread = 0;
+std::atomic<pid_t> g_reader_thread{0};
+static_assert(std::atomic<pid_t>::is_always_lock_free, "read in a signal handler");
 
 // A library may have started threads of its own with these signals unblocked (libcuda
 // does, once NVML is probed: seen on an H100). The kernel may hand such a thread a signal
@@ -55,7 +57,7 @@ pid_t g_reader_thread = 0;
 // sends the signal on to the reader, which blocks it: it waits there for the signalfd.
 extern "C" void forward_to_reader(int signo) {
     const int saved = errno;
-    syscall(SYS_tgkill, getpid(), g_reader_thread, signo);
+    syscall(SYS_tgkill, getpid(), g_reader_thread.load(), signo);
     errno = saved;
 }
 

@@ -22,7 +22,9 @@ import shutil
 import signal
 import time
 
+import foreign_thread
 from lib import ACCELERATE, TempDir, check, clean_env, finish, skip
+from lib import check as lib_check
 from supervision import eventually, kill_leftovers, processes_with
 
 PROMPT = b"PROMPT$ "
@@ -163,27 +165,24 @@ def launcher_pid(worker_pid):
         return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
-
 if not shutil.which("bash"):
     skip("no bash")
 
-with TempDir() as tmp:
-    for name, text in (("ticker.py", TICKER), ("reader.py", READER)):
-        with open(os.path.join(tmp, name), "w") as f:
-            f.write(text)
-    with open(os.path.join(tmp, "single_reader.py"), "w") as f:
-        f.write('import sys\nsys.stdout.write("name> "); sys.stdout.flush()\n'
-                'print("got [%s]" % sys.stdin.readline().strip(), flush=True)\n')
-    env = clean_env(tmp, ACC_TEST_MARKER=MARKER)
+
+def scenarios(tmp, env, launch_words, tag, folder_prefix):
+    """Every scenario, the launcher started by the shell words `launch_words`; `tag` starts each
+    check's name, `folder_prefix` each output folder's."""
+    def check(ok, what):
+        lib_check(ok, tag + what)
 
     def scenario(name):
         """A fresh output folder and interactive bash for one scenario."""
-        out = os.path.join(tmp, name)
+        out = os.path.join(tmp, folder_prefix + name)
         os.mkdir(out)
         return out, Shell(tmp, env)
     fixed = "--num_machines 1 --mixed_precision no --dynamo_backend no --num_cpu_threads_per_process 1"
     # "EX""IT": the echoed command line must not hold what the output is searched for.
-    cmd = '"%s" launch --cpu --num_processes %%d %s %%s; echo "EX""IT=$?"\n' % (ACCELERATE, fixed)
+    cmd = launch_words + ' launch --cpu --num_processes %%d %s %%s; echo "EX""IT=$?"\n' % fixed
 
     # 1. One worker reading the terminal under a job-control shell: the launcher must not
     #    be stopped (SIGTTOU) when the worker takes the terminal.
@@ -226,7 +225,7 @@ with TempDir() as tmp:
     #     not only the worker and the launcher, else bash would go on waiting for cat.
     out, sh = scenario("out_pipe")
     try:
-        line = '"%s" launch --cpu --num_processes 1 %s ticker.py %s | cat; echo "EX""IT=$?"\n' % (ACCELERATE, fixed, out)
+        line = launch_words + ' launch --cpu --num_processes 1 %s ticker.py %s | cat; echo "EX""IT=$?"\n' % (fixed, out)
         mark = sh.send(line.encode())
         workers = pids_of(out, 1)
         check(sh.expect(b"ready", start=mark), "[^Z pipe] the worker started")
@@ -314,7 +313,7 @@ with TempDir() as tmp:
     #    stopped for tty input; fg gives the terminal to that worker.
     out, sh = scenario("out_bg")
     try:
-        line = '"%s" launch --cpu --num_processes 2 %s reader.py %s &\n' % (ACCELERATE, fixed, out)
+        line = launch_words + ' launch --cpu --num_processes 2 %s reader.py %s &\n' % (fixed, out)
         mark = sh.send(line.encode())
         sh.expect(b"rank0> ", start=mark)
         # Ask bash about its job until the stop has happened (on a slow machine it may
@@ -355,5 +354,22 @@ with TempDir() as tmp:
         check(sh.expect(b"EXIT=0", start=mark), "[winch x3] the job finishes, exit 0")
     finally:
         sh.close()
+
+
+with TempDir() as tmp:
+    for name, text in (("ticker.py", TICKER), ("reader.py", READER)):
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write(text)
+    with open(os.path.join(tmp, "single_reader.py"), "w") as f:
+        f.write('import sys\nsys.stdout.write("name> "); sys.stdout.flush()\n'
+                'print("got [%s]" % sys.stdin.readline().strip(), flush=True)\n')
+    env = clean_env(tmp, ACC_TEST_MARKER=MARKER)
+    scenarios(tmp, env, '"%s"' % ACCELERATE, "", "")
+    # As on a GPU machine, where a thread libcuda started, blocking no signal, runs beside
+    # the launcher (see test_launch_foreign_threads.py): job control must work the same.
+    lib = foreign_thread.build(tmp)
+    check(lib is not None, "a C compiler builds the stand-in for libcuda's thread")
+    if lib:
+        scenarios(tmp, env, 'LD_PRELOAD=%s "%s"' % (lib, ACCELERATE), "[libcuda-like thread] ", "libcuda_")
 
 finish()

@@ -330,6 +330,9 @@ TEST(HostProbe, CudaVisibleDevicesIndicesAreReadAsCudaDoes) {
     EXPECT_EQ(proc::count_visible_devices("0,9,0", four), 0);       // even after an index the machine lacks
     EXPECT_EQ(proc::count_visible_devices("0,GPU-aa11", four), 1);  // a UUID in an index list ends it
     EXPECT_EQ(proc::count_visible_devices("0", {}), 0);             // no GPUs
+    EXPECT_EQ(proc::count_visible_devices("0000000001", four), 1);  // as many leading zeros as it takes
+    EXPECT_EQ(proc::count_visible_devices("1,0000000001", four), 0);
+    EXPECT_EQ(proc::count_visible_devices("0,99999999999999999999", four), 1);  // far past the last GPU
 }
 
 TEST(HostProbe, CudaVisibleDevicesUuidsMatchOneGpuByPrefix) {
