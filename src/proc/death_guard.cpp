@@ -14,7 +14,7 @@ namespace acc::proc {
 
 namespace {
 
-enum Op : std::int32_t { k_watch = 1, k_forget = 2 };
+enum Op : std::int32_t { k_watch = 1, k_forget = 2, k_goodbye = 3 };
 
 struct Message {
     std::int32_t op;
@@ -25,8 +25,6 @@ struct Message {
 // fork, where a multi-threaded launcher's child may not allocate.
 constexpr int k_max_groups = 4096;
 pid_t g_groups[k_max_groups];
-char* g_command_line_begin = nullptr;
-char* g_command_line_end = nullptr;
 
 // The guard's whole life, in the forked child: only system calls from here on.
 [[noreturn]] void guard_main(int read_fd) {
@@ -35,22 +33,13 @@ char* g_command_line_end = nullptr;
     sigprocmask(SIG_SETMASK, &all, nullptr);
     setpgid(0, 0);  // a kill of the launcher's whole group spares it
     prctl(PR_SET_NAME, "acc-guard");  // what ps shows (15 characters at most)
-    // And what `ps -f` and `pkill -f` read: no longer the launcher's command line.
-    if (g_command_line_begin != nullptr && g_command_line_end > g_command_line_begin) {
-        const char name[] = "accelerate-guard";
-        const size_t room = static_cast<size_t>(g_command_line_end - g_command_line_begin);
-        for (size_t i = 0; i < room; ++i) {
-            g_command_line_begin[i] = i + 1 < sizeof name && i + 1 < room ? name[i] : '\0';
-        }
-    }
     // Hold nothing of the job: no console, log, socket or pipe end stays open here.
     if (read_fd != 0) {
         dup2(read_fd, 0);
     }
-    if (syscall(SYS_close_range, 1U, ~0U, 0U) != 0) {  // kernels before 5.9
-        const long limit = sysconf(_SC_OPEN_MAX);
-        for (long fd = 1; fd < (limit > 0 && limit < (1L << 20) ? limit : (1L << 20)); ++fd) {
-            close(static_cast<int>(fd));
+    if (syscall(SYS_close_range, 1U, ~0U, 0U) != 0) {
+        for (int fd = 1; fd < 4096; ++fd) {
+            close(fd);
         }
     }
     int count = 0;
@@ -62,6 +51,9 @@ char* g_command_line_end = nullptr;
         }
         if (n != static_cast<ssize_t>(sizeof m)) {
             break;  // end of file: the launcher is gone
+        }
+        if (m.op == k_goodbye) {
+            _exit(0);
         }
         if (m.op == k_watch && count < k_max_groups) {
             g_groups[count++] = m.group;
@@ -105,19 +97,13 @@ DeathGuard::DeathGuard() {
 }
 
 DeathGuard::~DeathGuard() {
-    if (m_pid >= 0) {
-        kill(m_pid, SIGKILL);  // still our unreaped child: the pid cannot be anyone else's
-        while (waitpid(m_pid, nullptr, 0) < 0 && errno == EINTR) {
-        }
+    if (m_pid < 0) {
+        return;
     }
-    if (m_fd >= 0) {
-        close(m_fd);
+    send(k_goodbye, 0);
+    close(m_fd);
+    while (waitpid(m_pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-}
-
-void DeathGuard::remember_command_line(char* begin, char* end) {
-    g_command_line_begin = begin;
-    g_command_line_end = end;
 }
 
 void DeathGuard::watch(pid_t group) { send(k_watch, group); }
@@ -125,7 +111,7 @@ void DeathGuard::watch(pid_t group) { send(k_watch, group); }
 void DeathGuard::forget(pid_t group) { send(k_forget, group); }
 
 void DeathGuard::send(int op, pid_t group) {
-    if (m_fd < 0 || m_pid < 0) {
+    if (m_fd < 0) {
         return;
     }
     const Message m{op, static_cast<std::int32_t>(group)};

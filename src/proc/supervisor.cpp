@@ -368,7 +368,6 @@ void Supervisor::handle_signal(int signo, GroupOutcome& out, std::vector<bool>& 
 
 void Supervisor::reap(GroupOutcome& out, std::vector<bool>& live, const std::vector<pid_t>& pids,
                       size_t& remaining) {
-    forget_empty_groups();
     while (true) {
         siginfo_t info{};
         // WNOWAIT: look without reaping, so the pid (and group id) cannot be
@@ -396,18 +395,9 @@ void Supervisor::reap(GroupOutcome& out, std::vector<bool>& live, const std::vec
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
         if (idx == pids.size()) {
-            if (m_guard && pid == m_guard->pid()) {
-                m_guard->reaped();  // it died: its pid is free for anyone now
-            }
             continue;  // a reparented grandchild
         }
         live[idx] = false;
-        if (m_guard && m_kill_deadline) {
-            // Stopping: what is left of the group has until the deadline. Off the guard's
-            // list once the group is empty, so that its id, free again, is never killed.
-            m_guarded_groups.push_back(pid);
-            forget_empty_groups();
-        }
         --remaining;
         std::erase(m_terminal_waiters, pid);
         if (pid == m_terminal_holder) {
@@ -645,11 +635,6 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
             }
             timeout_ms = static_cast<int>(left.count()) + 1;
         }
-        if (!m_guarded_groups.empty()) {
-            // A group's last process may end without a SIGCHLD to us (its parent is not
-            // us): look again soon, so that the guard forgets the group promptly.
-            timeout_ms = timeout_ms < 0 ? 50 : std::min(timeout_ms, 50);
-        }
         int r = poll_events(timeout_ms);
         if (r < 0 && errno != EINTR) {
             throw std::system_error(errno, std::generic_category(), "poll");
@@ -689,7 +674,6 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
     }
     kill_orphans();
     m_guard.reset();  // every group of this attempt is empty now: nothing left to guard
-    m_guarded_groups.clear();
     reclaim_terminal(pids);
     // Every writer is gone now (workers reaped, their leftovers killed): print the
     // rest of the tee'd files.
@@ -1375,12 +1359,8 @@ void Supervisor::wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& p
     const int stop_signal = out.launcher_signal.value_or(SIGTERM);
     std::set<pid_t> signalled;
     while (true) {
-        for (pid_t gone; (gone = waitpid(-1, nullptr, WNOHANG)) > 0;) {
-            if (m_guard && gone == m_guard->pid()) {
-                m_guard->reaped();
-            }
+        while (waitpid(-1, nullptr, WNOHANG) > 0) {
         }
-        forget_empty_groups();
         std::vector<pid_t> orphans = own_children();
         if (orphans.empty()) {
             return;
@@ -1421,18 +1401,6 @@ void Supervisor::wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& p
             }
         }
     }
-}
-
-void Supervisor::forget_empty_groups() {
-    std::erase_if(m_guarded_groups, [this](pid_t group) {
-        if (kill(-group, 0) == 0 || errno != ESRCH) {
-            return false;  // still has a member, so its id cannot be reused yet
-        }
-        if (m_guard) {
-            m_guard->forget(group);
-        }
-        return true;
-    });
 }
 
 std::vector<pid_t> Supervisor::own_children() const {

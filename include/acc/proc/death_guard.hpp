@@ -11,16 +11,14 @@ namespace acc::proc {
 // would live on, holding memory and GPUs, with nobody to stop them. The guard is a forked
 // copy of the launcher, in a process group of its own, that holds no file of the job and
 // blocks every signal but SIGKILL. It keeps the list of the workers' process groups the
-// launcher sends it over a pipe; when that pipe reads end-of-file (the launcher is gone),
-// it kills every group on the list with SIGKILL and exits. The launcher ends it with
-// SIGKILL once the workers are gone, so it never sees that end-of-file then.
+// launcher sends it over a pipe; when that pipe reads end-of-file without a goodbye (the
+// launcher is gone), it kills every group on the list with SIGKILL and exits.
 class DeathGuard {
   public:
     // Forks the guard; if it cannot (a process limit), the guard is inactive and the job
     // runs as before.
     DeathGuard();
-    // Kills the guard (SIGKILL, before its pipe closes: it dies without killing anything,
-    // and at once, even if it was stopped) and reaps it.
+    // Says goodbye (nothing is killed) and reaps the guard.
     ~DeathGuard();
     DeathGuard(const DeathGuard&) = delete;
     DeathGuard& operator=(const DeathGuard&) = delete;
@@ -30,16 +28,8 @@ class DeathGuard {
     // That group is empty, or as good as (everything in it has SIGKILL pending): off the
     // list, so that its id, once free, can be reused by anyone without risk.
     void forget(pid_t group);
-    // The guard's pid (it is the launcher's child, so the pid stays its own until it is
-    // reaped), -1 when inactive or reaped.
+    // The guard's pid (it is the launcher's child), -1 when inactive.
     pid_t pid() const { return m_pid; }
-    // A wait for any child reaped the guard (it died: the OOM killer, a stray kill): from
-    // now on its pid may be anyone's.
-    void reaped() { m_pid = -1; }
-
-    // Where main's argv strings lie, so the guard can write its own name over its copy of
-    // them: `pkill -f train.py` must not take the guard along with the launcher.
-    static void remember_command_line(char* begin, char* end);
 
   private:
     void send(int op, pid_t group);

@@ -144,8 +144,6 @@ class Supervisor {
     void kill_orphans();
     // Our direct children right now (workers, and descendants reparented to us).
     std::vector<pid_t> own_children() const;
-    // Takes the groups of m_guarded_groups that have no member left off the guard's list.
-    void forget_empty_groups();
 
     // One tee'd stream: our own read fd on the worker's log file, and the console. Or one
     // joined stream (StreamMode::joined): the read end of the worker's pipe, no prefix.
@@ -234,9 +232,6 @@ class Supervisor {
     // Kills what the workers left should the launcher die by SIGKILL: one per attempt,
     // made once its workers run (off their start-up path), gone once they all are.
     std::unique_ptr<DeathGuard> m_guard;
-    // Groups of workers reaped while the job was being stopped, still on the guard's list
-    // until they are empty (see forget_empty_groups).
-    std::vector<pid_t> m_guarded_groups;
     // What each signal's action was before the forwarding handler (restored at the end).
     std::vector<std::pair<int, struct sigaction>> m_old_actions;
     std::optional<std::chrono::steady_clock::time_point> m_kill_deadline;
