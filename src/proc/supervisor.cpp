@@ -291,7 +291,6 @@ Supervisor::Supervisor(SupervisorOptions options) : m_options(options) {
 
 Supervisor::~Supervisor() {
     kill_orphans();
-    m_guard.reset();  // while SIGPIPE is still blocked: the guard may be gone
     close_taps(true, false);
     m_sinks.clear();  // each closes its own open of the console
     if (m_signal_fd >= 0) {
@@ -387,9 +386,6 @@ void Supervisor::reap(GroupOutcome& out, std::vector<bool>& live, const std::vec
             // stopped they are spared: they got the stop signal with their group and
             // have until the deadline (see wait_for_orphans).
             killpg(pid, SIGKILL);
-            if (m_guard) {
-                m_guard->forget(pid);  // all of it dies now, whatever becomes of us
-            }
         }
         int status = 0;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -609,12 +605,6 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
     for (int fd : child_fds) {
         close(fd);
     }
-    m_guard = std::make_unique<DeathGuard>();
-    for (pid_t pid : pids) {
-        if (pid > 0) {
-            m_guard->watch(pid);  // each worker leads its own group
-        }
-    }
     // The OOM-kill baseline: read once the workers run (cgroup files cost tens of µs
     // on the start-up path); a worker is not OOM-killed within microseconds of its exec.
     m_oom_kills_at_start = oom_kill_count();
@@ -673,7 +663,6 @@ GroupOutcome Supervisor::run(const std::vector<ProcessSpec>& given_specs, const 
         wait_for_orphans(out, pids);
     }
     kill_orphans();
-    m_guard.reset();  // every group of this attempt is empty now: nothing left to guard
     reclaim_terminal(pids);
     // Every writer is gone now (workers reaped, their leftovers killed): print the
     // rest of the tee'd files.
@@ -1403,7 +1392,7 @@ void Supervisor::wait_for_orphans(GroupOutcome& out, const std::vector<pid_t>& p
     }
 }
 
-std::vector<pid_t> Supervisor::own_children() const {
+std::vector<pid_t> Supervisor::own_children() {
     std::vector<pid_t> children;
     // The common case, cheaply: no child at all (reparented orphans are children too).
     siginfo_t info{};
@@ -1429,7 +1418,6 @@ std::vector<pid_t> Supervisor::own_children() const {
     }
     closedir(tasks);
     if (listed) {
-        std::erase(children, m_guard ? m_guard->pid() : -1);  // ours, not a worker's leftover
         return children;
     }
     // Kernels without CONFIG_PROC_CHILDREN: find the processes whose parent we are.
@@ -1455,7 +1443,6 @@ std::vector<pid_t> Supervisor::own_children() const {
         }
     }
     closedir(procs);
-    std::erase(children, m_guard ? m_guard->pid() : -1);
     return children;
 }
 

@@ -161,15 +161,6 @@ def processes_with(marker):
     return found
 
 
-def is_guard(pid):
-    """The launcher's guard process (a forked copy of it, so it has the launcher's environment)."""
-    try:
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().strip() == "acc-guard"
-    except OSError:
-        return False
-
-
 def eventually(pred, timeout=30.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:

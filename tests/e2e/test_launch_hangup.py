@@ -14,7 +14,7 @@ import signal
 import time
 
 from lib import ACCELERATE, TempDir, check, clean_env, finish, skip
-from supervision import eventually, is_guard, kill_leftovers, processes_with
+from supervision import eventually, kill_leftovers, processes_with
 
 MARKER = "hangup_%d" % os.getpid()
 
@@ -63,7 +63,7 @@ with TempDir() as tmp:
     started = run_and_hang_up(tmp, env, out, "nohup ")
     check(started, "[nohup] the workers started")
     time.sleep(2.0)  # past the 1 s grace period a stop would have started
-    alive = [pid for pid in processes_with(MARKER) if not is_guard(pid)]
+    alive = processes_with(MARKER)
     check(len(alive) == 3, "[nohup] the launcher and both workers outlive the hangup (%d alive)" % len(alive))
     open(os.path.join(out, "stop"), "w").close()
     done = eventually(lambda: all(os.path.exists(os.path.join(out, "done.%d" % r)) for r in range(2)))

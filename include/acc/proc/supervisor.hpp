@@ -18,7 +18,6 @@
 #include "acc/launch/line_splitter.hpp"
 #include "acc/launch/output_spec.hpp"
 #include "acc/proc/console_sink.hpp"
-#include "acc/proc/death_guard.hpp"
 #include "acc/proc/spawn.hpp"
 
 namespace acc::proc {
@@ -143,7 +142,7 @@ class Supervisor {
     void set_terminal_foreground(pid_t group);
     void kill_orphans();
     // Our direct children right now (workers, and descendants reparented to us).
-    std::vector<pid_t> own_children() const;
+    static std::vector<pid_t> own_children();
 
     // One tee'd stream: our own read fd on the worker's log file, and the console. Or one
     // joined stream (StreamMode::joined): the read end of the worker's pipe, no prefix.
@@ -229,9 +228,6 @@ class Supervisor {
     SupervisorOptions m_options;
     int m_signal_fd = -1;
     sigset_t m_old_mask{};
-    // Kills what the workers left should the launcher die by SIGKILL: one per attempt,
-    // made once its workers run (off their start-up path), gone once they all are.
-    std::unique_ptr<DeathGuard> m_guard;
     // What each signal's action was before the forwarding handler (restored at the end).
     std::vector<std::pair<int, struct sigaction>> m_old_actions;
     std::optional<std::chrono::steady_clock::time_point> m_kill_deadline;
