@@ -75,6 +75,15 @@ if not os.path.isdir("/proc/driver") or not shutil.which("unshare"):
     skip("needs /proc/driver and unshare(1) to show a stand-in driver")
 
 
+def exit_status(proc, timeout):
+    """proc's exit status, or "timeout" (and it is killed) when it runs past `timeout` s."""
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return "timeout"
+
+
 def num_processes(dry_run_output):
     for line in dry_run_output.splitlines():
         words = line.split()
@@ -150,11 +159,7 @@ with TempDir() as tmp:
     if started:
         time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
-    try:
-        rc = proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        rc = "timeout"
+    rc = exit_status(proc, 60)
     err = proc.stderr.read()
     mask = open(record).read().split() if os.path.exists(record) else []
     check(mask == ["1", "1"], f"the thread NVML started blocks SIGTERM and SIGINT (blocked: {mask})")
@@ -170,11 +175,7 @@ with TempDir() as tmp:
     time.sleep(1)
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    try:
-        rc = proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        rc = "timeout"
+    rc = exit_status(proc, 15)
     took = time.monotonic() - sent
     check(rc == -signal.SIGINT and took < 1, f"Ctrl-C while NVML is slow to answer ends the launcher at once "
           f"(exit {rc} after {took:.2f} s)")
