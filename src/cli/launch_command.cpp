@@ -57,9 +57,11 @@ std::function<T()> memoized(std::function<T()> probe) {
 launch::HostFacts probe_host(const Environment& env, bool need_python) {
     launch::HostFacts facts;
     facts.env = env;
-    facts.gpu_count = memoized<int>([&env] { return proc::cuda_device_count(env); });
-    facts.p2p_ib_supported = memoized<bool>([] {
-        auto inv = proc::nvidia_inventory();
+    // One NVML probe (a thread, the driver's own start-up) answers both questions.
+    auto inventory = memoized<proc::NvidiaInventory>([] { return proc::nvidia_inventory(); });
+    facts.gpu_count = memoized<int>([&env, inventory] { return proc::visible_device_count(inventory(), env); });
+    facts.p2p_ib_supported = memoized<bool>([inventory] {
+        const proc::NvidiaInventory inv = inventory();
         return launch::cuda_p2p_ib_supported(inv.names, inv.driver_version);
     });
     facts.physical_cores = memoized<int>([] { return proc::physical_core_count(); });

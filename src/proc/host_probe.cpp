@@ -198,8 +198,7 @@ NvidiaInventory nvidia_inventory() {
     return inv;
 }
 
-int cuda_device_count(const Environment& env) {
-    NvidiaInventory inv = nvidia_inventory();
+int visible_device_count(NvidiaInventory inv, const Environment& env) {
     auto visible = env.get("CUDA_VISIBLE_DEVICES");
     if (!visible) {
         return inv.devices;
@@ -207,6 +206,8 @@ int cuda_device_count(const Environment& env) {
     inv.uuids.resize(static_cast<size_t>(inv.devices));
     return count_visible_devices(*visible, inv.uuids, inv.mig_uuids);
 }
+
+int cuda_device_count(const Environment& env) { return visible_device_count(nvidia_inventory(), env); }
 
 std::optional<std::vector<int>> parse_cpu_list(std::string_view text) {
     std::vector<int> cpus;

@@ -25,6 +25,8 @@ NvidiaInventory nvidia_inventory();
 // with dlopen, so no CUDA is linked), narrowed by CUDA_VISIBLE_DEVICES as the
 // CUDA runtime reads it. 0 when there is no driver.
 int cuda_device_count(const Environment& env);
+// The same count from an inventory already read (one NVML probe serves every question).
+int visible_device_count(NvidiaInventory inv, const Environment& env);
 
 // How many devices CUDA shows for a CUDA_VISIBLE_DEVICES value, given the machine's GPUs
 // by UUID in NVML's order, and its MIG instances. The first entry picks the kind of list:
