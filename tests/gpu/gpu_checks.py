@@ -66,6 +66,14 @@ def base_env(tmp, **extra):
     return env
 
 
+def env_seeing(tmp, visible):
+    """base_env with CUDA_VISIBLE_DEVICES set to `visible` (left unset for None)."""
+    env = base_env(tmp)
+    if visible is not None:
+        env["CUDA_VISIBLE_DEVICES"] = visible
+    return env
+
+
 # --- visible: how many GPUs, under CUDA_VISIBLE_DEVICES ---------------------------------------
 
 
@@ -97,9 +105,7 @@ def section_visible(args, tmp):
     rows = []
 
     def one(value):
-        env = base_env(tmp)
-        if value is not None:
-            env["CUDA_VISIBLE_DEVICES"] = value
+        env = env_seeing(tmp, value)
         return value, torch_count(env), our_count(args, env, tmp)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -122,9 +128,7 @@ def section_default(args, tmp):
     found = {}
     for extra_args, visible in (([], None), (["--mixed_precision", "bf16"], None), ([], "")):
         what = " ".join(extra_args) + (f" CUDA_VISIBLE_DEVICES={visible!r}" if visible is not None else "")
-        env = base_env(tmp)
-        if visible is not None:
-            env["CUDA_VISIBLE_DEVICES"] = visible
+        env = env_seeing(tmp, visible)
         files = {}
         for who, exe in (("upstream", args.upstream), ("ours", args.launcher)):
             path = os.path.join(tmp, f"default-{who}-{len(found)}.yaml")
@@ -194,9 +198,7 @@ def section_workers(args, tmp):
     for i, (flags, visible) in enumerate(WORKER_CASES):
         flags = [a.replace("{default}", default) for a in flags]
         what = " ".join(flags) + (f" CUDA_VISIBLE_DEVICES={visible!r}" if visible is not None else "")
-        env = base_env(tmp)
-        if visible is not None:
-            env["CUDA_VISIBLE_DEVICES"] = visible
+        env = env_seeing(tmp, visible)
         res = {}
         for who, exe in (("upstream", args.upstream), ("ours", args.launcher)):
             res[who] = dump_workers([exe, "launch"] + flags + ["dump.py", "--x", "1"], env, tmp,
