@@ -103,6 +103,11 @@ void check_script(const launch::LaunchSettings& s, const Environment& env) {
         }
         return;
     }
+    if (script.starts_with('-')) {
+        // After `--`, a Python option such as `-m mod` or `-c code` (or `-`, stdin): upstream
+        // hands it to Python, which reads it as its own option, and so do we.
+        return;
+    }
     if (!is_file(script)) {
         throw Error(fmt::format("training script '{}' not found (relative to {}); check the path, or pass -m for a "
                                 "module",

@@ -357,7 +357,14 @@ ConfigFile make_config(Value data, const std::string& path) {
             "The config file at {} had unknown keys ([{}]), please try upgrading your `accelerate` version or fix "
             "(and potentially remove) these keys from your config file.",
             path, join(unknown, ", "));
-        if (unknown.size() == 1) {
+        if (!local) {
+            // Every key of a machine's config is "unknown" to a SageMaker one: say why this
+            // one was read as such, not which machine key the name is closest to.
+            msg += fmt::format(
+                " Its compute_environment is {}, so it was read as an Amazon SageMaker config; for this machine "
+                "write `compute_environment: LOCAL_MACHINE` (exactly so).",
+                ce ? ce->repr() : std::string("missing"));
+        } else if (unknown.size() == 1) {
             std::string bare = unknown[0].substr(1, unknown[0].size() - 2);
             if (auto guess = closest_match(bare, cluster_config_fields())) {
                 msg += fmt::format(" Did you mean '{}'?", *guess);

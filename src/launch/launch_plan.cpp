@@ -167,8 +167,11 @@ void add_parallelism_env(const LaunchSettings& s, EnvMap& env) {
     }
 }
 
-// prepare_multi_gpu_env: what every torchrun-path worker shares.
-EnvMap multi_gpu_env(const LaunchSettings& s) {
+// prepare_multi_gpu_env: what every torchrun-path worker shares. With `paradigms` off,
+// only what the simple launcher's worker gets as well (no FSDP, Megatron-LM or
+// ParallelismConfig variables): a --cpu job starts upstream's simple launcher, whose
+// script never hears of them.
+EnvMap multi_gpu_env(const LaunchSettings& s, bool paradigms = true) {
     EnvMap env;
     if (s.truthy("debug")) {
         env["ACCELERATE_DEBUG_MODE"] = "true";
@@ -177,17 +180,17 @@ EnvMap multi_gpu_env(const LaunchSettings& s) {
     env["ACCELERATE_MIXED_PRECISION"] = mixed_precision_value(s);
     add_fp8_env(s, env);
     add_dynamo_env(s, env);
-    if (s.truthy("use_fsdp")) {
+    if (paradigms && s.truthy("use_fsdp")) {
         add_fsdp_env(s, env);
     }
-    if (s.truthy("use_megatron_lm")) {
+    if (paradigms && s.truthy("use_megatron_lm")) {
         add_megatron_env(s, env);
     }
     env["OMP_NUM_THREADS"] = s.str("num_cpu_threads_per_process");
     if (s.truthy("enable_cpu_affinity")) {
         env["ACCELERATE_CPU_AFFINITY"] = "1";
     }
-    if (s.truthy("use_parallelism_config")) {
+    if (paradigms && s.truthy("use_parallelism_config")) {
         add_parallelism_env(s, env);
     }
     return env;
@@ -587,7 +590,7 @@ LaunchPlan plan_launch(const LaunchSettings& s, const Resolution& r, const HostF
         // we start all of them, as torchrun would.
         plan.kind = LauncherKind::multi_cpu;
         Topology t = plan_topology(s, facts, plan);
-        EnvMap common = multi_gpu_env(s);
+        EnvMap common = multi_gpu_env(s, false);
         common["ACCELERATE_USE_CPU"] = "True";
         add_torchrun_workers(s, facts, t, common, script_argv(s, facts.python, true), plan);
         return plan;

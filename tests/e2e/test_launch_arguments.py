@@ -50,6 +50,19 @@ with TempDir() as tmp:
     got = [argv_of(0), argv_of(1)]
     check(got == [["--", "a"], ["--", "a"]], f"torchrun path, `t.py -- -- a`: one `--` dropped ({got})")
 
+    # After `--`, what looks like a Python option is the "script": upstream hands it to
+    # Python, which reads it as its own option (`-m module`, `-c code`).
+    with open(os.path.join(tmp, "as_module.py"), "w") as f:
+        f.write(WORKER)
+    r = launch(["--cpu", "--", "-m", "as_module", "x", "$local_rank"], cwd=tmp, env=env)
+    got = argv_of("simple")
+    check(r.returncode == 0 and got == ["x", "$local_rank"],
+          f"`-- -m as_module x`: Python runs the module (exit {r.returncode}, {got}; {r.stderr[-200:]!r})")
+    r = launch(["--cpu", "--num_processes", "2", "--main_process_port", "0", "--", "-m", "as_module", "$local_rank"],
+               cwd=tmp, env=env)
+    got = [argv_of(0), argv_of(1)]
+    check(r.returncode == 0 and got == [["0"], ["1"]], f"multi-CPU, `-- -m as_module $local_rank`: {got}")
+
     # Both spellings of a variable set (no_proxy and NO_PROXY): on the torchrun path
     # upstream's patch_environment writes every key upper-cased in the environment's own
     # order, so the one later in the environment wins.

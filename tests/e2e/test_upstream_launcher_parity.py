@@ -93,7 +93,10 @@ def normalise(record, run, which, launcher_env):
     """One worker's record, with the run's own values replaced (see the module's docstring)."""
     base, port = run["base"], run["port"]
     env = dict(record["env"])
-    if which != "ours" and OLD_NCCL_NAME and "TORCHELASTIC_RUN_ID" in env:
+    # Started by torchrun's agent: it set these (an inherited copy alone says nothing).
+    by_agent = any(k in env and env[k] != launcher_env.get(k)
+                   for k in ("TORCHELASTIC_RUN_ID", "TORCHELASTIC_MAX_RESTARTS", "LOCAL_RANK"))
+    if which != "ours" and OLD_NCCL_NAME and by_agent:
         # torch 1.13's agent sets NCCL_ASYNC_ERROR_HANDLING=${NCCL_ASYNC_ERROR_HANDLING:-1}; newer torch leaves it and
         # sets TORCH_NCCL_ASYNC_ERROR_HANDLING=${TORCH_NCCL_ASYNC_ERROR_HANDLING:-1}: put the newer one in its place.
         if "NCCL_ASYNC_ERROR_HANDLING" not in launcher_env:

@@ -70,6 +70,13 @@ TEST(ConfigFile, ErrorsNameTheFileAndTheFix) {
     EXPECT_EQ(config_error("distributed_type: MULTI_GPU\nzz: 1\naa: 2\n"),
               "The config file at c.yaml had unknown keys (['aa', 'zz']), please try upgrading your `accelerate` "
               "version or fix (and potentially remove) these keys from your config file.");
+    // Not exactly LOCAL_MACHINE: upstream reads a SageMaker config, to which a machine's keys
+    // are unknown; the hint names that, not the machine key closest to the name.
+    EXPECT_EQ(config_error("compute_environment: local_machine\ndistributed_type: MULTI_GPU\nnum_processes: 2\n"),
+              "The config file at c.yaml had unknown keys (['num_processes']), please try upgrading your `accelerate` "
+              "version or fix (and potentially remove) these keys from your config file. Its compute_environment is "
+              "'local_machine', so it was read as an Amazon SageMaker config; for this machine write "
+              "`compute_environment: LOCAL_MACHINE` (exactly so).");
     EXPECT_EQ(config_error(""), "the config file c.yaml is empty; run `accelerate config` to write one");
     EXPECT_EQ(config_error("- a\n- b\n"), "the config file c.yaml must be a mapping of keys to values");
 }

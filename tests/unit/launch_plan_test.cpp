@@ -157,6 +157,27 @@ TEST(LaunchPlan, MultiCpuConfigStartsEveryRankToo) {
     EXPECT_EQ(p.plan.workers.size(), 3u);
 }
 
+TEST(LaunchPlan, MultiCpuWorkersGetNoParadigmVariables) {
+    // Upstream's --cpu path is its simple launcher, whose worker never hears of FSDP,
+    // Megatron-LM or a ParallelismConfig: neither do our multi-CPU ranks.
+    auto megatron = plan({"--cpu", "--use_megatron_lm", "--num_processes", "2", "--main_process_port", "29600", "t.py"});
+    ASSERT_EQ(megatron.plan.kind, LauncherKind::multi_cpu);
+    for (const auto& [var, value] : megatron.plan.workers.at(1).env) {
+        EXPECT_FALSE(var.starts_with("MEGATRON_LM_") || var == "ACCELERATE_USE_MEGATRON_LM") << var;
+    }
+    EXPECT_EQ(megatron.plan.workers.at(1).env.at("ACCELERATE_MIXED_PRECISION"), "no");
+    // (--cpu --use_fsdp is refused, as upstream; an FSDP config under --cpu is not.)
+    auto p = plan({"--cpu", "t.py"}, plan_host(),
+                  "distributed_type: FSDP\nnum_processes: 2\nmain_process_port: 29600\n"
+                  "parallelism_config:\n  parallelism_config_tp_size: 2\n");
+    ASSERT_EQ(p.plan.kind, LauncherKind::multi_cpu);
+    for (const auto& [var, value] : p.plan.workers.at(0).env) {
+        EXPECT_FALSE(var.starts_with("FSDP_") || var.starts_with("PARALLELISM_CONFIG_") ||
+                     var == "ACCELERATE_USE_FSDP" || var == "ACCELERATE_USE_PARALLELISM_CONFIG")
+            << var;
+    }
+}
+
 TEST(LaunchPlan, UnderMpiOneProcessAsUpstream) {
     auto p = plan({"--cpu", "--num_processes", "2", "t.py"}, plan_host(0, {{"OMPI_COMM_WORLD_SIZE", "2"}}));
     ASSERT_EQ(p.plan.kind, LauncherKind::simple);
