@@ -155,13 +155,28 @@ void parse(CLI::App& app, const std::vector<std::string>& typed, const std::stri
             const auto subs = a->get_subcommands();
             a = subs.empty() ? nullptr : subs.front();
         }
+        if (!options.subcommands.empty() && app.get_subcommands().empty() && !extras.empty() &&
+            !extras.front().starts_with('-')) {
+            std::vector<std::string> names;
+            for (const auto& [name, sub] : options.subcommands) {
+                names.push_back("'" + name + "'");
+            }
+            throw usage_error(fmt::format("invalid choice: '{}' (choose from {})", extras.front(), join(names, ", ")));
+        }
         throw usage_error("unrecognized arguments: " + join(extras, " "));
+    } catch (const CLI::ArgumentMismatch& e) {
+        // CLI11: "--config_file: 1 required TEXT missing"; argparse names it as below.
+        const std::string what = e.what();
+        throw usage_error(fmt::format("argument {}: expected one argument", what.substr(0, what.find(':'))));
     } catch (const CLI::ParseError& e) {
         throw usage_error(trim(e.what()));
     }
 }
 
 void setup_app(CLI::App& app, bool& help, std::optional<std::string>& config_file) {
+    // A repeated option: the last one counts, as in argparse (subcommands added later
+    // inherit this).
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     app.set_help_flag();
     app.add_flag("-h,--help", help);
     app.add_option("--config_file,--config-file", config_file);
@@ -408,8 +423,7 @@ int run_config(const std::vector<std::string>& args) {
     def->set_help_flag();
     def->add_flag("-h,--help", default_help_flag);
     def->add_option("--config_file,--config-file", save_location);
-    def->add_option("--mixed_precision,--mixed-precision", mixed_precision)
-        ->check(CLI::IsMember({"no", "fp16", "bf16"}));
+    def->add_option("--mixed_precision,--mixed-precision", mixed_precision);
     CLI::App* upd = app.add_subcommand("update");
     upd->set_help_flag();
     upd->add_flag("-h,--help", update_help_flag);
@@ -422,6 +436,11 @@ int run_config(const std::vector<std::string>& args) {
         if (default_help_flag) {
             print_stdout("{}", default_help());
             return 0;
+        }
+        if (mixed_precision != "no" && mixed_precision != "fp16" && mixed_precision != "bf16") {
+            throw UsageError(fmt::format("config: error: argument --mixed_precision: invalid choice: {} (choose from "
+                                         "'no', 'fp16', 'bf16') (run `accelerate config default -h` for its flags)",
+                                         Value::string(mixed_precision).repr()));
         }
         return config_default(save_location, mixed_precision, env);
     }

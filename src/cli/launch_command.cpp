@@ -109,9 +109,9 @@ void check_script(const launch::LaunchSettings& s, const Environment& env) {
         return;
     }
     if (!is_file(script)) {
-        throw Error(fmt::format("training script '{}' not found (relative to {}); check the path, or pass -m for a "
+        throw Error(fmt::format("training script {} not found (relative to {}); check the path, or pass -m for a "
                                 "module",
-                                script, proc::current_directory()));
+                                Value::string(script).repr(), proc::current_directory()));
     }
 }
 

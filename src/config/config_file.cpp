@@ -1,5 +1,9 @@
 #include "acc/config/config_file.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -103,25 +107,90 @@ std::string where(const YAML::Mark& mark, std::string_view origin) {
     return fmt::format("{}:{}:{}", origin, mark.line + 1, mark.column + 1);
 }
 
-Value convert(const YAML::Node& node, std::string_view origin, bool json) {
+// What converting one document needs besides the node: where it came from, and a bound
+// on the values made (aliases share nodes in yaml-cpp but are copies in a Value: ten
+// levels of ten aliases each would be 10^10 values from a file of a few hundred bytes).
+struct Conversion {
+    std::string_view origin;
+    bool json = false;
+    std::string_view text;  // what was parsed: marks index it
+    size_t values = 0;
+};
+
+constexpr size_t k_max_values = 100000;  // a real config holds a few hundred
+
+// yaml-cpp takes a quoted scalar the file ends inside of (`key: 'abc`) as if it were
+// closed; PyYAML refuses it. `pos` is where the scalar starts, at its quote.
+bool quote_closed(std::string_view text, size_t pos) {
+    if (pos >= text.size() || (text[pos] != '\'' && text[pos] != '"')) {
+        return true;  // not a quoted scalar (a block scalar, or !!str on a plain one)
+    }
+    const char quote = text[pos];
+    for (size_t i = pos + 1; i < text.size(); ++i) {
+        if (quote == '"' && text[i] == '\\') {
+            ++i;  // an escape: the next character is not the end
+        } else if (text[i] == quote) {
+            if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+                ++i;  // '' is a quote inside a single-quoted scalar
+            } else {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+const std::string k_tag = "tag:yaml.org,2002:";
+
+Value convert(const YAML::Node& node, Conversion& c) {
+    if (++c.values > k_max_values) {
+        throw ConfigError(fmt::format("{}: more than {} values once its YAML aliases are expanded; a config file "
+                                      "needs no aliases that multiply like this",
+                                      c.origin, k_max_values));
+    }
+    const std::string& tag = node.Tag();
+    // PyYAML's safe_load knows the standard tags only: `!!python/...` or a local `!tag` is an error.
+    static const std::set<std::string, std::less<>> k_safe = {"str",    "int",    "float", "bool", "null",
+                                                              "map",    "seq",    "binary", "timestamp",
+                                                              "omap",   "pairs",  "set"};
+    const bool standard_tag = tag.empty() || tag == "?" || tag == "!" ||
+                              (tag.starts_with(k_tag) && k_safe.count(std::string_view(tag).substr(k_tag.size())));
+    if (!standard_tag) {
+        const std::string shown = tag.starts_with(k_tag) ? "!!" + tag.substr(k_tag.size()) : tag;
+        throw ConfigError(fmt::format("{}: the YAML tag {} is not allowed in a config file; remove it",
+                                      where(node.Mark(), c.origin), shown));
+    }
     switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null: return Value::none();
     case YAML::NodeType::Scalar: {
-        const std::string& tag = node.Tag();
+        if (!node.Mark().is_null() && !quote_closed(c.text, static_cast<size_t>(node.Mark().pos))) {
+            throw ConfigError(fmt::format("{}: invalid YAML: a quoted value is never closed (the file ends inside "
+                                          "it); add the closing quote",
+                                          where(node.Mark(), c.origin)));
+        }
         if (tag == "?") {
-            return json ? resolve_json_scalar(node.Scalar()) : resolve_plain_scalar(node.Scalar());
+            return c.json ? resolve_json_scalar(node.Scalar()) : resolve_plain_scalar(node.Scalar());
         }
-        if (tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float" || tag == "tag:yaml.org,2002:bool" ||
-            tag == "tag:yaml.org,2002:null") {
-            return resolve_plain_scalar(node.Scalar());
+        const std::string_view kind = tag.starts_with(k_tag) ? std::string_view(tag).substr(k_tag.size()) : "";
+        if (kind == "int" || kind == "float" || kind == "bool" || kind == "null") {
+            Value v = resolve_plain_scalar(node.Scalar());
+            const bool fits = (kind == "int" && v.kind() == Value::Kind::integer) ||
+                              (kind == "float" && (v.kind() == Value::Kind::real || v.kind() == Value::Kind::integer)) ||
+                              (kind == "bool" && v.kind() == Value::Kind::boolean) || (kind == "null" && v.is_none());
+            if (!fits) {
+                throw ConfigError(fmt::format("{}: {} is not a valid !!{}", where(node.Mark(), c.origin),
+                                              Value::string(node.Scalar()).repr(), kind));
+            }
+            return kind == "float" && v.kind() == Value::Kind::integer ? Value::real(static_cast<double>(v.as_int()))
+                                                                       : v;
         }
-        return Value::string(node.Scalar());  // quoted or !!str
+        return Value::string(node.Scalar());  // quoted, !!str, or a standard tag read as text
     }
     case YAML::NodeType::Sequence: {
         std::vector<Value> items;
         for (const auto& child : node) {
-            items.push_back(convert(child, origin, json));
+            items.push_back(convert(child, c));
         }
         return Value::list(std::move(items));
     }
@@ -129,10 +198,10 @@ Value convert(const YAML::Node& node, std::string_view origin, bool json) {
         std::vector<std::pair<std::string, Value>> entries;
         for (const auto& kv : node) {
             if (!kv.first.IsScalar()) {
-                throw ConfigError(fmt::format("{}: config keys must be plain names", where(kv.first.Mark(), origin)));
+                throw ConfigError(fmt::format("{}: config keys must be plain names", where(kv.first.Mark(), c.origin)));
             }
             std::string key = kv.first.Scalar();
-            Value v = convert(kv.second, origin, json);
+            Value v = convert(kv.second, c);
             bool replaced = false;
             for (auto& [k, existing] : entries) {
                 if (k == key) {  // PyYAML keeps the last of duplicated keys
@@ -272,10 +341,72 @@ std::string join_json_surrogates(std::string_view text) {
 
 }  // namespace
 
+namespace {
+
+// What PyYAML's reader refuses before parsing (upstream also opens the file as UTF-8):
+// bytes that are not UTF-8, and characters YAML does not allow in a stream (control
+// characters other than tab and line breaks, U+FFFE, U+FFFF). yaml-cpp takes all of them,
+// and `config update` would write them back changed.
+void check_text(std::string_view text, std::string_view origin) {
+    size_t line = 1;
+    size_t column = 1;
+    for (size_t i = 0; i < text.size();) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        size_t length = byte < 0x80 ? 1 : (byte >> 5) == 0x6 ? 2 : (byte >> 4) == 0xE ? 3 : (byte >> 3) == 0x1E ? 4 : 0;
+        std::uint32_t cp = length == 1 ? byte : length == 2 ? byte & 0x1F : length == 3 ? byte & 0x0F : byte & 0x07;
+        bool valid = length != 0 && i + length <= text.size();
+        for (size_t k = 1; valid && k < length; ++k) {
+            const auto next = static_cast<unsigned char>(text[i + k]);
+            valid = (next & 0xC0) == 0x80;
+            cp = (cp << 6) | (next & 0x3F);
+        }
+        // Overlong forms and surrogates are not UTF-8 either.
+        valid = valid && !(length == 2 && cp < 0x80) && !(length == 3 && cp < 0x800) &&
+                !(length == 4 && (cp < 0x10000 || cp > 0x10FFFF)) && !(cp >= 0xD800 && cp <= 0xDFFF);
+        if (!valid) {
+            throw ConfigError(fmt::format("{}:{}:{}: the file is not UTF-8 text (byte 0x{:02X}); save it as UTF-8",
+                                          origin, line, column, byte));
+        }
+        const bool allowed = cp == 0x09 || cp == 0x0A || cp == 0x0D || (cp >= 0x20 && cp <= 0x7E) || cp == 0x85 ||
+                             (cp >= 0xA0 && cp != 0xFFFE && cp != 0xFFFF);
+        if (!allowed) {
+            throw ConfigError(fmt::format("{}:{}:{}: the character U+{:04X} is not allowed in YAML; remove it",
+                                          origin, line, column, cp));
+        }
+        if (cp == '\n') {
+            ++line;
+            column = 1;
+        } else {
+            ++column;
+        }
+        i += length;
+    }
+}
+
+// A line break that is a lone CR (old Mac files): PyYAML reads it as one, yaml-cpp does not.
+std::string lone_cr_as_lf(std::string text) {
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n')) {
+            text[i] = '\n';
+        }
+    }
+    return text;
+}
+
+}  // namespace
+
 Value parse_yaml(std::string_view text, std::string_view origin) {
+    check_text(text, origin);
+    const bool json = origin.ends_with(".json");
+    const std::string parsed = lone_cr_as_lf(json ? join_json_surrogates(text) : std::string(text));
     try {
-        YAML::Node root = YAML::Load(origin.ends_with(".json") ? join_json_surrogates(text) : std::string(text));
-        return convert(root, origin, origin.ends_with(".json"));
+        std::vector<YAML::Node> documents = YAML::LoadAll(parsed);
+        if (documents.size() > 1) {
+            throw ConfigError(fmt::format("{}: holds {} YAML documents (separated by `---`); a config file is one",
+                                          origin, documents.size()));
+        }
+        Conversion c{origin, json, parsed};
+        return documents.empty() ? Value::none() : convert(documents.front(), c);
     } catch (const YAML::Exception& e) {
         throw ConfigError(fmt::format("{}: invalid YAML: {}", where(e.mark, origin), e.msg));
     }
@@ -412,17 +543,33 @@ ConfigFile make_config(Value data, const std::string& path) {
 }
 
 ConfigFile load_config_file(const std::string& path) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) {
-        throw ConfigError(fmt::format("--config_file {} is a folder; pass the YAML or JSON file in it", path));
-    }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) {
         throw ConfigError(fmt::format(
             "The passed configuration file `{}` does not exist. Please pass an existing file to `accelerate launch`, "
             "or use the default one created through `accelerate config` and run `accelerate launch` without the "
             "`--config_file` argument.",
             path));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        throw ConfigError(fmt::format("--config_file {} is a folder; pass the YAML or JSON file in it", path));
+    }
+    // Upstream reads only a regular file (os.path.isfile); reading a FIFO would wait for a
+    // writer forever, and a device such as /dev/zero never ends.
+    if (!S_ISREG(st.st_mode)) {
+        throw ConfigError(fmt::format("the config file {} is not a regular file (a pipe or a device); pass the YAML "
+                                      "or JSON file itself",
+                                      path));
+    }
+    constexpr off_t k_max_size = 16 << 20;  // a config is a few KiB
+    if (st.st_size > k_max_size) {
+        throw ConfigError(fmt::format("the config file {} is {} MiB, too large for a config file ({} MiB at most); "
+                                      "check the path",
+                                      path, st.st_size >> 20, k_max_size >> 20));
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw ConfigError(fmt::format("cannot read the config file {}: {}", path, std::strerror(errno)));
     }
     std::stringstream buf;
     buf << in.rdbuf();

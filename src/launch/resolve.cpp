@@ -51,8 +51,10 @@ std::optional<std::int64_t> int_from_env(const Environment& env, const std::vect
         if (auto v = env.get(k)) {
             auto n = parse_python_int(*v);
             if (!n) {
-                throw Error(fmt::format("environment variable {}={} is not an integer; unset it or give a number",
-                                        k, Value::string(*v).repr()));
+                throw Error(fmt::format("environment variable {}={} is {}; unset it or give a number", k,
+                                        Value::string(*v).repr(),
+                                        is_python_int_too_large(*v) ? "too large (18 digits at most)"
+                                                                    : "not an integer"));
             }
             if (*n >= 0) {
                 return n;

@@ -85,6 +85,13 @@ void write_file_atomically(const std::string& given_path, const std::string& con
     if (base.empty()) {
         throw Error(fmt::format("cannot write {}: the path names a folder, not a file", path));
     }
+    // Replacing by rename needs only the folder to be writable: a file its owner made
+    // read-only would be replaced all the same. Refuse as writing it in place would.
+    struct stat old {};
+    const bool existed = stat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode);
+    if (existed && access(path.c_str(), W_OK) != 0) {
+        throw Error(fmt::format("cannot write {}: {} (the file is not writable)", path, os_error(errno)));
+    }
     std::random_device rd;
     std::string tmp;
     int fd = -1;
@@ -104,8 +111,11 @@ void write_file_atomically(const std::string& given_path, const std::string& con
         unlink(tmp.c_str());
         throw Error(fmt::format("cannot write {}: {}: {}", path, what, os_error(err)));
     };
-    struct stat old {};
-    if (stat(path.c_str(), &old) == 0 && S_ISREG(old.st_mode)) {
+    if (existed) {
+        // The new file keeps the old one's owner (where we may give it: as root) and mode.
+        if (fchown(fd, old.st_uid, old.st_gid) != 0) {
+            // Not permitted (another user's file in our folder): ours, as a new file would be.
+        }
         fchmod(fd, old.st_mode & 07777);
     }
     size_t done = 0;

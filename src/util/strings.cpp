@@ -90,6 +90,20 @@ std::optional<std::int64_t> parse_python_int(std::string_view raw) {
     return negative ? -v : v;
 }
 
+bool is_python_int_too_large(std::string_view raw) {
+    const std::string text = trim(raw);
+    size_t i = text.starts_with('+') || text.starts_with('-') ? 1 : 0;
+    size_t digits = 0;
+    for (; i < text.size(); ++i) {
+        if (std::isdigit(static_cast<unsigned char>(text[i]))) {
+            ++digits;
+        } else if (text[i] != '_') {
+            return false;
+        }
+    }
+    return digits > 18 && !parse_python_int(raw);
+}
+
 std::optional<double> parse_python_float(std::string_view raw) {
     std::string text = trim(raw);
     if (text.empty()) {
@@ -148,7 +162,10 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 
 std::optional<std::string> closest_match(std::string_view word, const std::vector<std::string>& candidates) {
     std::optional<std::string> best;
-    size_t best_distance = std::max<size_t>(2, word.size() / 3) + 1;
+    // Judged on the name without its dashes: a third of it may be wrong, and never all of
+    // it (`-x` is not a misspelt `-h`).
+    const size_t name_length = word.size() - std::min(word.find_first_not_of('-'), word.size());
+    size_t best_distance = std::min(std::max<size_t>(1, name_length / 3), name_length == 0 ? 0 : name_length - 1) + 1;
     for (const auto& c : candidates) {
         size_t d = edit_distance(word, c);
         if (d < best_distance) {

@@ -113,7 +113,19 @@ std::string Value::repr() const {
         if (c == '\\' || c == quote) {
             out += '\\';
         }
-        out += c;
+        // Control characters escaped as Python writes them: a value's newline must not
+        // split a one-line message.
+        if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\r') {
+            out += "\\r";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+        } else {
+            out += c;
+        }
     }
     return out + quote;
 }

@@ -3,6 +3,7 @@
 Python package implements (a stand-in `accelerate` package on PYTHONPATH plays the real one)."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -164,4 +165,44 @@ with tempfile.TemporaryDirectory() as work:
             f"config default --mixed: ambiguous, exit 2 ({p.stderr!r})")
     p = run(["launch", "--num_proc", "2", "t.py"], work)
     c.check(p.returncode == 2, f"launch takes no prefixes, as upstream (allow_abbrev=False) ({p.stderr!r})")
+
+    # A repeated option: the last counts, as in argparse. Usage errors in argparse's words.
+    p = run(["config", "default", "--config_file", "first.json", "--config_file", "last.json",
+             "--mixed_precision", "fp16", "--mixed_precision", "bf16"], work)
+    c.check(p.returncode == 0 and not os.path.exists(os.path.join(work, "first.json")) and
+            json.load(open(os.path.join(work, "last.json")))["mixed_precision"] == "bf16",
+            f"config default, options repeated: the last ones count ({p.stderr!r})")
+    for args, needle in ((["config", "default", "--mixed_precision", "fp8"],
+                          "argument --mixed_precision: invalid choice: 'fp8' (choose from 'no', 'fp16', 'bf16')"),
+                         (["config", "default", "--config_file"], "argument --config_file: expected one argument"),
+                         (["env", "--config_file"], "argument --config_file: expected one argument"),
+                         (["config", "bogus"], "invalid choice: 'bogus' (choose from 'default', 'update')")):
+        p = run(args, work)
+        c.check(p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1,
+                f"{' '.join(args)}: {needle!r}, one line, exit 2 ({p.stderr!r})")
+
+    # `config update` on a file its user may not write is refused, as upstream's open(path, "w")
+    # refuses it, though the folder would allow replacing it by rename; the file is left as it was.
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() == 0 and setpriv:
+        shared = tempfile.mkdtemp(prefix="acc_ro_")
+        os.chmod(shared, 0o777)
+        ro = os.path.join(shared, "ro.yaml")
+        with open(ro, "w") as f:
+            f.write("distributed_type: 'NO'\nnum_processes: 1\n")
+        os.chmod(ro, 0o444)
+        p = subprocess.run([setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", c.BIN, "config",
+                            "update", "--config_file", ro], capture_output=True, text=True,
+                           env={"PATH": os.environ.get("PATH", ""), "HF_HOME": shared}, cwd=shared)
+        st = os.stat(ro)
+        c.check(p.returncode == 1 and "cannot write" in p.stderr and "Permission denied" in p.stderr and
+                st.st_uid == 0 and open(ro).read() == "distributed_type: 'NO'\nnum_processes: 1\n",
+                f"config update of a read-only file: refused, file untouched ({p.returncode}, {p.stderr!r})")
+        # Root updating another user's file: the file stays theirs.
+        os.chmod(ro, 0o644)
+        os.chown(ro, 65534, -1)
+        p = run(["config", "update", "--config_file", ro], work)
+        c.check(p.returncode == 0 and os.stat(ro).st_uid == 65534,
+                f"config update keeps the file's owner ({p.stderr!r}, uid {os.stat(ro).st_uid})")
+        shutil.rmtree(shared)
 c.finish()

@@ -1,6 +1,10 @@
 #include "acc/config/config_file.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include "acc/util/error.hpp"
 
@@ -102,6 +106,79 @@ TEST(ConfigFile, MissingFileUsesUpstreamsSentence) {
                   "`accelerate launch`, or use the default one created through `accelerate config` and run "
                   "`accelerate launch` without the `--config_file` argument.");
     }
+}
+
+std::string load_error(const std::string& path) {
+    try {
+        load_config_file(path);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+TEST(ConfigFile, OnlyARegularFileIsRead) {
+    // A FIFO would block the read until a writer came; /dev/zero would never end.
+    char dir[] = "/tmp/acc_cfg_XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    const std::string fifo = std::string(dir) + "/c.yaml";
+    ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    EXPECT_EQ(load_error(fifo), "the config file " + fifo +
+                                    " is not a regular file (a pipe or a device); pass the YAML or JSON file itself");
+    EXPECT_EQ(load_error("/dev/zero"),
+              "the config file /dev/zero is not a regular file (a pipe or a device); pass the YAML or JSON file itself");
+    EXPECT_EQ(load_error(dir), std::string("--config_file ") + dir + " is a folder; pass the YAML or JSON file in it");
+    unlink(fifo.c_str());
+    rmdir(dir);
+}
+
+TEST(ConfigFile, TextPyYamlRefusesIsRefused) {
+    const std::string head = "distributed_type: 'NO'\n";
+    EXPECT_EQ(config_error(head + "main_training_function: caf\xe9\n"),
+              "c.yaml:2:28: the file is not UTF-8 text (byte 0xE9); save it as UTF-8");
+    EXPECT_EQ(config_error(head + std::string("main_training_function: a\0b\n", 28)),
+              "c.yaml:2:26: the character U+0000 is not allowed in YAML; remove it");
+    EXPECT_EQ(config_error(head + "main_training_function: \xc2\x80x\n"),
+              "c.yaml:2:25: the character U+0080 is not allowed in YAML; remove it");
+    EXPECT_EQ(config_error(head + "---\n" + head), "c.yaml: holds 2 YAML documents (separated by `---`); a config file is one");
+    EXPECT_EQ(config_error(head + "main_training_function: 'abc\n"),
+              "c.yaml:2:25: invalid YAML: a quoted value is never closed (the file ends inside it); add the closing "
+              "quote");
+    EXPECT_EQ(config_error(head + "main_training_function: \"a\\\"bc\n\n"),
+              "c.yaml:2:25: invalid YAML: a quoted value is never closed (the file ends inside it); add the closing "
+              "quote");
+    EXPECT_EQ(config_error(head + "main_training_function: !!python/name:os.system\n"),
+              "c.yaml:2:25: the YAML tag !!python/name:os.system is not allowed in a config file; remove it");
+    EXPECT_EQ(config_error(head + "main_training_function: !local x\n"),
+              "c.yaml:2:25: the YAML tag !local is not allowed in a config file; remove it");
+    EXPECT_EQ(config_error(head + "num_processes: !!int abc\n"), "c.yaml:2:16: 'abc' is not a valid !!int");
+    // What PyYAML takes is still taken: quotes closed on a later line, '' and \" inside
+    // quotes, standard tags, a lone CR as a line break, the last of duplicated keys.
+    Value ok = parse_yaml(head + "main_training_function: 'it''s\n  here'\nnum_processes: !!int 3\n"
+                                 "gpu_ids: !!str 0\nmain_process_ip: \"a\\\"b\"\n",
+                          "c.yaml");
+    EXPECT_EQ(*ok.find("main_training_function"), Value::string("it's here"));
+    EXPECT_EQ(*ok.find("num_processes"), Value::integer(3));
+    EXPECT_EQ(*ok.find("gpu_ids"), Value::string("0"));
+    EXPECT_EQ(*ok.find("main_process_ip"), Value::string("a\"b"));
+    Value cr = parse_yaml("distributed_type: 'NO'\rnum_processes: 2\r", "c.yaml");
+    EXPECT_EQ(*cr.find("num_processes"), Value::integer(2));
+}
+
+TEST(ConfigFile, AliasesThatMultiplyAreRefused) {
+    std::string yaml = "distributed_type: 'NO'\nfsdp_config:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+    for (int i = 1; i <= 8; ++i) {
+        yaml += "  a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+        for (int k = 0; k < 10; ++k) {
+            yaml += (k ? ", *a" : "*a") + std::to_string(i - 1);
+        }
+        yaml += "]\n";
+    }
+    EXPECT_EQ(config_error(yaml), "c.yaml: more than 100000 values once its YAML aliases are expanded; a config file "
+                                  "needs no aliases that multiply like this");
+    // An alias or two, as a person writes them, is fine.
+    Value v = parse_yaml("a: &x [1, 2]\nb: *x\n", "c.yaml");
+    EXPECT_EQ(*v.find("b"), Value::list({Value::integer(1), Value::integer(2)}));
 }
 
 TEST(ConfigFile, DefaultPathFollowsHfHomeThenXdgThenHome) {
