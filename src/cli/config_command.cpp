@@ -1,6 +1,7 @@
 #include "acc/cli/config_command.hpp"
 
 #include <gnu/libc-version.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -228,7 +229,13 @@ int config_update(const std::optional<std::string>& config_file, const Environme
 
 int config_wizard(const std::optional<std::string>& config_file, const Environment& env) {
     std::string path = config_file.value_or(config::default_config_path(env));
-    config::WizardContext context{env, proc::current_directory()};
+    config::WizardContext context{env, proc::current_directory(), [](const std::string& user) {
+                                      std::optional<std::string> home;
+                                      if (const passwd* pw = getpwnam(user.c_str()); pw && pw->pw_dir) {
+                                          home = pw->pw_dir;
+                                      }
+                                      return home;
+                                  }};
     Value result;
     {
         InterruptGuard guard;

@@ -107,7 +107,7 @@ Value convert(const FlagSpec& flag, const std::string& text) {
     case ValueType::integer: {
         auto n = parse_python_int(text);
         if (!n && is_python_int_too_large(text)) {
-            fail_argument(flag, fmt::format("{} is too large (18 digits at most)", Value::string(text).repr()));
+            fail_argument(flag, fmt::format("{} is too large (at most 9223372036854775807)", Value::string(text).repr()));
         }
         if (!n) {
             fail_argument(flag, fmt::format("invalid int value: {}", Value::string(text).repr()));

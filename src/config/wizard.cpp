@@ -389,17 +389,29 @@ Value ask_fp8(Prompter& p) {
     return f.build();
 }
 
-std::string expand_user(const std::string& path, const Environment& env) {
-    if (!path.empty() && path[0] == '~' && (path.size() == 1 || path[1] == '/')) {
-        if (auto home = env.get("HOME")) {
-            std::string h = *home;
-            while (h.size() > 1 && h.back() == '/') {
-                h.pop_back();
-            }
-            return h + path.substr(1);
-        }
+// os.path.expanduser: `~` is $HOME, `~user` that user's home; the home's trailing
+// slashes go (HOME=/ and ~/h give /h), and an unknown user leaves the path as it is.
+std::string expand_user(const std::string& path, const WizardContext& ctx) {
+    if (path.empty() || path[0] != '~') {
+        return path;
     }
-    return path;
+    const size_t slash = path.find('/');
+    const size_t name_end = slash == std::string::npos ? path.size() : slash;
+    std::optional<std::string> home;
+    if (name_end == 1) {
+        home = ctx.env.get("HOME");
+    } else if (ctx.user_home) {
+        home = ctx.user_home(path.substr(1, name_end - 1));
+    }
+    if (!home) {
+        return path;
+    }
+    std::string h = *home;
+    while (!h.empty() && h.back() == '/') {
+        h.pop_back();
+    }
+    const std::string expanded = h + path.substr(name_end);
+    return expanded.empty() ? "/" : expanded;
 }
 
 std::string abspath(const std::string& path, const std::string& cwd) {
@@ -418,7 +430,9 @@ std::string abspath(const std::string& path, const std::string& cwd) {
         }
         parts.push_back(part);
     }
-    return "/" + join(parts, "/");
+    // POSIX lets exactly two leading slashes mean something else, so normpath keeps them.
+    const bool two = joined.starts_with("//") && !joined.starts_with("///");
+    return (two ? "//" : "/") + join(parts, "/");
 }
 
 Value run_cluster(Prompter& p, const WizardContext& ctx) {
@@ -475,7 +489,7 @@ Value run_cluster(Prompter& p, const WizardContext& ctx) {
     if (dt == "MULTI_CPU" && yes(p, "Do you want accelerate to launch mpirun? [yes/NO]: ")) {
         std::string hostfile =
             ask_text(p, "Please enter the path to the hostfile to use with mpirun [~/hostfile]: ", "~/hostfile");
-        mpirun.set("mpirun_hostfile", Value::string(expand_user(trim(hostfile), ctx.env)));
+        mpirun.set("mpirun_hostfile", Value::string(expand_user(trim(hostfile), ctx)));
     }
 
     Value dynamo = ask_dynamo(p);

@@ -53,7 +53,7 @@ std::optional<std::int64_t> int_from_env(const Environment& env, const std::vect
             if (!n) {
                 throw Error(fmt::format("environment variable {}={} is {}; unset it or give a number", k,
                                         Value::string(*v).repr(),
-                                        is_python_int_too_large(*v) ? "too large (18 digits at most)"
+                                        is_python_int_too_large(*v) ? "too large (at most 9223372036854775807)"
                                                                     : "not an integer"));
             }
             if (*n >= 0) {

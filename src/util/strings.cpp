@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <iterator>
@@ -83,11 +84,17 @@ std::optional<std::int64_t> parse_python_int(std::string_view raw) {
             return std::nullopt;
         }
     }
-    if (last_underscore || digits.size() > 18) {
+    if (last_underscore) {
         return std::nullopt;
     }
-    std::int64_t v = std::stoll(digits);
-    return negative ? -v : v;
+    // Any int64 (Python's int() has no bound; beyond 64 bits is_python_int_too_large says so).
+    std::uint64_t magnitude = 0;
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), magnitude);
+    const std::uint64_t limit = negative ? std::uint64_t{1} << 63 : (std::uint64_t{1} << 63) - 1;
+    if (error != std::errc() || end != digits.data() + digits.size() || magnitude > limit) {
+        return std::nullopt;
+    }
+    return negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
 }
 
 bool is_python_int_too_large(std::string_view raw) {
@@ -101,7 +108,7 @@ bool is_python_int_too_large(std::string_view raw) {
             return false;
         }
     }
-    return digits > 18 && !parse_python_int(raw);
+    return digits > 18 && !parse_python_int(raw);  // 19 digits may still fit
 }
 
 std::optional<double> parse_python_float(std::string_view raw) {
@@ -114,10 +121,14 @@ std::optional<double> parse_python_float(std::string_view raw) {
     if (body == "inf" || body == "infinity" || body == "nan") {
         return std::strtod(lowered.c_str(), nullptr);
     }
+    // As Python's float(): an underscore only between two digits (1_000.5, not 1__0 or 1_e5).
     std::string cleaned;
-    for (char c : text) {
-        if (c != '_') {
-            cleaned += c;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '_') {
+            cleaned += text[i];
+        } else if (i == 0 || i + 1 == text.size() || !std::isdigit(static_cast<unsigned char>(text[i - 1])) ||
+                   !std::isdigit(static_cast<unsigned char>(text[i + 1]))) {
+            return std::nullopt;
         }
     }
     for (char c : cleaned) {

@@ -170,6 +170,35 @@ TEST(Wizard, MegatronAndFp8Msamp) {
                                                 {"optimization_level", Value::string("O2")}}));
 }
 
+TEST(Wizard, PathsAsPythonsOsPathReadsThem) {
+    // mpirun's hostfile through os.path.expanduser, the TPU script through os.path.abspath.
+    auto hostfile = [](const std::string& home, const std::string& typed) {
+        FakePrompter p({"0", "1", "", "", "yes", typed, "", "", "0"});
+        WizardContext ctx;
+        ctx.env.set("HOME", home);
+        ctx.cwd = "/work/dir";
+        ctx.user_home = [](const std::string& user) -> std::optional<std::string> {
+            return user == "root" ? std::optional<std::string>("/root") : std::nullopt;
+        };
+        return at(at(to_dict(run_wizard(p, ctx)), "mpirun_config"), "mpirun_hostfile");
+    };
+    EXPECT_EQ(hostfile("/home/u", "~root/x"), Value::string("/root/x"));
+    EXPECT_EQ(hostfile("/home/u", "~nosuchuser/x"), Value::string("~nosuchuser/x"));
+    EXPECT_EQ(hostfile("/", "~/h"), Value::string("/h"));
+    EXPECT_EQ(hostfile("/", "~"), Value::string("/"));
+    EXPECT_EQ(hostfile("/home/u/", "~"), Value::string("/home/u"));
+    EXPECT_EQ(hostfile("/home/u", "x~/h"), Value::string("x~/h"));
+    auto command_file = [](const std::string& typed) {
+        FakePrompter p({"0", "10", "yes", "", "no", "4", "train_fn", "yes", "", "", "", "yes", "yes", typed, "", ""});
+        WizardContext ctx;
+        ctx.cwd = "/work/dir";
+        return at(to_dict(run_wizard(p, ctx)), "command_file");
+    };
+    EXPECT_EQ(command_file("//x/s.sh"), Value::string("//x/s.sh"));  // POSIX keeps exactly two
+    EXPECT_EQ(command_file("///x/s.sh"), Value::string("/x/s.sh"));
+    EXPECT_EQ(command_file("a/../b/./s.sh"), Value::string("/work/dir/b/s.sh"));
+}
+
 TEST(Wizard, TpuClusterWithCommandFile) {
     FakePrompter* p = nullptr;
     Value d = run({"0", "10", "yes", "", "no", "4", "train_fn", "yes", "", "", "", "yes", "yes", "../run.sh", "a,b",

@@ -42,7 +42,22 @@ TEST(Strings, PythonNumberParsing) {
     EXPECT_FALSE(parse_python_int("1__0"));
     EXPECT_FALSE(parse_python_int("0x10"));
     EXPECT_FALSE(parse_python_int(""));
+    // Any int64, as Python's int() (which has no bound at all) reads it.
+    EXPECT_EQ(parse_python_int("1000000000000000000"), 1000000000000000000);
+    EXPECT_EQ(parse_python_int("9223372036854775807"), INT64_MAX);
+    EXPECT_EQ(parse_python_int("-9223372036854775808"), INT64_MIN);
+    EXPECT_FALSE(parse_python_int("9223372036854775808"));
+    EXPECT_TRUE(is_python_int_too_large("9223372036854775808"));
+    EXPECT_TRUE(is_python_int_too_large("99_999_999_999_999_999_999"));
+    EXPECT_FALSE(is_python_int_too_large("9223372036854775807"));
+    EXPECT_FALSE(is_python_int_too_large("12a"));
     EXPECT_EQ(parse_python_float("1e-3"), 1e-3);
+    EXPECT_EQ(parse_python_float("1_000.2_5"), 1000.25);
+    EXPECT_EQ(parse_python_float(" -2_0 "), -20.0);
+    // An underscore only between digits, as float() wants.
+    for (const char* bad : {"1__0", "1_", "_1", "1_e5", "1._5", "1e_5"}) {
+        EXPECT_FALSE(parse_python_float(bad)) << bad;
+    }
     EXPECT_FALSE(parse_python_float("abc"));
     EXPECT_EQ(str_to_bool("YES"), 1);
     EXPECT_EQ(str_to_bool("off"), 0);

@@ -2,6 +2,7 @@
 // every question goes through a Prompter, so a terminal, a pipe or a test can answer it.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -33,6 +34,8 @@ class Prompter {
 struct WizardContext {
     Environment env;  // HOME for ~ in the mpirun hostfile
     std::string cwd;  // for the TPU command file's absolute path
+    // A user's home folder, for ~user (the password database); none: ~user stays as typed.
+    std::function<std::optional<std::string>(const std::string& user)> user_home;
 };
 
 // Ask every question upstream asks, in its order, and return the config as
