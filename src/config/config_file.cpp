@@ -28,6 +28,8 @@ Value resolve_plain_scalar(const std::string& s) {
     static const std::regex int_re(R"([-+]?(0|[1-9][0-9_]*))");
     static const std::regex hex_re(R"([-+]?0x[0-9a-fA-F_]+)");
     static const std::regex oct_re(R"([-+]?0[0-7_]+)");
+    static const std::regex bin_re(R"([-+]?0b[01_]+)");
+    static const std::regex sexagesimal_re(R"([-+]?[1-9][0-9_]*(:[0-5]?[0-9])+)");  // 1:30 is 90
     static const std::regex float_re(
         R"([-+]?([0-9][0-9_]*)\.[0-9_]*([eE][-+][0-9]+)?|\.[0-9_]+([eE][-+][0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))");
     if (nulls.count(s)) {
@@ -54,6 +56,20 @@ Value resolve_plain_scalar(const std::string& s) {
         }
         if (std::regex_match(s, oct_re)) {
             return Value::integer(std::stoll(digits, nullptr, 8));
+        }
+        if (std::regex_match(s, bin_re)) {
+            const size_t b = digits.find('b');
+            const std::int64_t v = std::stoll(digits.substr(b + 1), nullptr, 2);
+            return Value::integer(digits[0] == '-' ? -v : v);
+        }
+        if (std::regex_match(s, sexagesimal_re)) {
+            std::int64_t v = 0;
+            for (const auto& part : split(digits[0] == '-' || digits[0] == '+' ? digits.substr(1) : digits, ':')) {
+                if (__builtin_mul_overflow(v, 60, &v) || __builtin_add_overflow(v, std::stoll(part), &v)) {
+                    return Value::string(s);  // beyond 64 bits: as a too-large decimal
+                }
+            }
+            return Value::integer(digits[0] == '-' ? -v : v);
         }
     } catch (const std::exception&) {
         return Value::string(s);
@@ -408,7 +424,7 @@ Value parse_yaml(std::string_view text, std::string_view origin) {
         Conversion c{origin, json, parsed};
         return documents.empty() ? Value::none() : convert(documents.front(), c);
     } catch (const YAML::Exception& e) {
-        throw ConfigError(fmt::format("{}: invalid YAML: {}", where(e.mark, origin), e.msg));
+        throw ConfigError(fmt::format("{}: invalid {}: {}", where(e.mark, origin), json ? "JSON" : "YAML", e.msg));
     }
 }
 

@@ -117,6 +117,17 @@ std::string load_error(const std::string& path) {
     return "(no error)";
 }
 
+TEST(ConfigFile, Yaml11IntegerForms) {
+    // PyYAML's SafeLoader (YAML 1.1) reads these as ints too.
+    Value v = parse_yaml("a: 0b11\nb: -0b1_0\nc: 1:30\nd: 1:00:05\ne: 1:60\nf: '1:30'\n", "t");
+    EXPECT_EQ(*v.find("a"), Value::integer(3));
+    EXPECT_EQ(*v.find("b"), Value::integer(-2));
+    EXPECT_EQ(*v.find("c"), Value::integer(90));
+    EXPECT_EQ(*v.find("d"), Value::integer(3605));
+    EXPECT_EQ(*v.find("e"), Value::string("1:60"));  // not a base-60 digit
+    EXPECT_EQ(*v.find("f"), Value::string("1:30"));
+}
+
 TEST(ConfigFile, OnlyARegularFileIsRead) {
     // A FIFO would block the read until a writer came; /dev/zero would never end.
     char dir[] = "/tmp/acc_cfg_XXXXXX";
