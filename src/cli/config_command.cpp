@@ -162,13 +162,20 @@ void parse(CLI::App& app, const std::vector<std::string>& typed, const std::stri
             for (const auto& [name, sub] : options.subcommands) {
                 names.push_back("'" + name + "'");
             }
-            throw usage_error(fmt::format("invalid choice: '{}' (choose from {})", extras.front(), join(names, ", ")));
+            throw usage_error(fmt::format("argument subcommand: invalid choice: {} (choose from {})",
+                                          Value::string(extras.front()).repr(), join(names, ", ")));
         }
         throw usage_error("unrecognized arguments: " + join(extras, " "));
     } catch (const CLI::ArgumentMismatch& e) {
         // CLI11: "--config_file: 1 required TEXT missing"; argparse names it as below.
         const std::string what = e.what();
-        throw usage_error(fmt::format("argument {}: expected one argument", what.substr(0, what.find(':'))));
+        std::string name = what.substr(0, what.find(':'));
+        if (name.starts_with("--") && name.find('_') != std::string::npos) {
+            std::string dashed = name;
+            std::replace(dashed.begin() + 2, dashed.end(), '_', '-');
+            name += "/" + dashed;  // argparse names both spellings
+        }
+        throw usage_error(fmt::format("argument {}: expected one argument", name));
     } catch (const CLI::ParseError& e) {
         throw usage_error(trim(e.what()));
     }
@@ -231,7 +238,8 @@ int config_wizard(const std::optional<std::string>& config_file, const Environme
     std::string path = config_file.value_or(config::default_config_path(env));
     config::WizardContext context{env, proc::current_directory(), [](const std::string& user) {
                                       std::optional<std::string> home;
-                                      if (const passwd* pw = getpwnam(user.c_str()); pw && pw->pw_dir) {
+                                      const passwd* pw = user.empty() ? getpwuid(getuid()) : getpwnam(user.c_str());
+                                      if (pw && pw->pw_dir) {
                                           home = pw->pw_dir;
                                       }
                                       return home;
@@ -445,7 +453,7 @@ int run_config(const std::vector<std::string>& args) {
             return 0;
         }
         if (mixed_precision != "no" && mixed_precision != "fp16" && mixed_precision != "bf16") {
-            throw UsageError(fmt::format("config: error: argument --mixed_precision: invalid choice: {} (choose from "
+            throw UsageError(fmt::format("config: error: argument --mixed_precision/--mixed-precision: invalid choice: {} (choose from "
                                          "'no', 'fp16', 'bf16') (run `accelerate config default -h` for its flags)",
                                          Value::string(mixed_precision).repr()));
         }

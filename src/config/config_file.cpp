@@ -189,17 +189,32 @@ Value convert(const YAML::Node& node, Conversion& c) {
             return c.json ? resolve_json_scalar(node.Scalar()) : resolve_plain_scalar(node.Scalar());
         }
         const std::string_view kind = tag.starts_with(k_tag) ? std::string_view(tag).substr(k_tag.size()) : "";
-        if (kind == "int" || kind == "float" || kind == "bool" || kind == "null") {
-            Value v = resolve_plain_scalar(node.Scalar());
-            const bool fits = (kind == "int" && v.kind() == Value::Kind::integer) ||
-                              (kind == "float" && (v.kind() == Value::Kind::real || v.kind() == Value::Kind::integer)) ||
-                              (kind == "bool" && v.kind() == Value::Kind::boolean) || (kind == "null" && v.is_none());
-            if (!fits) {
-                throw ConfigError(fmt::format("{}: {} is not a valid !!{}", where(node.Mark(), c.origin),
-                                              Value::string(node.Scalar()).repr(), kind));
+        // PyYAML's constructors for explicit tags: null whatever the text, bool in any case,
+        // float as float() reads it (1e5 too), int as the resolver's forms.
+        if (kind == "null") {
+            return Value::none();
+        }
+        if (kind == "int" || kind == "float" || kind == "bool") {
+            const std::string& text = node.Scalar();
+            std::optional<Value> v;
+            if (kind == "bool") {
+                const Value b = resolve_plain_scalar(to_lower(text));
+                if (b.kind() == Value::Kind::boolean) {
+                    v = b;
+                }
+            } else if (kind == "int") {
+                const Value i = resolve_plain_scalar(text);
+                if (i.kind() == Value::Kind::integer) {
+                    v = i;
+                }
+            } else if (auto d = parse_python_float(text)) {
+                v = Value::real(*d);
             }
-            return kind == "float" && v.kind() == Value::Kind::integer ? Value::real(static_cast<double>(v.as_int()))
-                                                                       : v;
+            if (!v) {
+                throw ConfigError(fmt::format("{}: {} is not a valid !!{}", where(node.Mark(), c.origin),
+                                              Value::string(text).repr(), kind));
+            }
+            return *v;
         }
         return Value::string(node.Scalar());  // quoted, !!str, or a standard tag read as text
     }
@@ -363,7 +378,7 @@ namespace {
 // bytes that are not UTF-8, and characters YAML does not allow in a stream (control
 // characters other than tab and line breaks, U+FFFE, U+FFFF). yaml-cpp takes all of them,
 // and `config update` would write them back changed.
-void check_text(std::string_view text, std::string_view origin) {
+void check_text(std::string_view text, std::string_view origin, bool json) {
     size_t line = 1;
     size_t column = 1;
     for (size_t i = 0; i < text.size();) {
@@ -383,8 +398,9 @@ void check_text(std::string_view text, std::string_view origin) {
             throw ConfigError(fmt::format("{}:{}:{}: the file is not UTF-8 text (byte 0x{:02X}); save it as UTF-8",
                                           origin, line, column, byte));
         }
-        const bool allowed = cp == 0x09 || cp == 0x0A || cp == 0x0D || (cp >= 0x20 && cp <= 0x7E) || cp == 0x85 ||
-                             (cp >= 0xA0 && cp != 0xFFFE && cp != 0xFFFF);
+        // JSON (json.load) refuses only the C0 controls outside whitespace.
+        const bool allowed = cp == 0x09 || cp == 0x0A || cp == 0x0D || (cp >= 0x20 && cp <= 0x7E) ||
+                             (json && cp >= 0x7F) || cp == 0x85 || (cp >= 0xA0 && cp != 0xFFFE && cp != 0xFFFF);
         if (!allowed) {
             throw ConfigError(fmt::format("{}:{}:{}: the character U+{:04X} is not allowed in YAML; remove it",
                                           origin, line, column, cp));
@@ -412,8 +428,18 @@ std::string lone_cr_as_lf(std::string text) {
 }  // namespace
 
 Value parse_yaml(std::string_view text, std::string_view origin) {
-    check_text(text, origin);
     const bool json = origin.ends_with(".json");
+    check_text(text, origin, json);
+    // A UTF-8 byte-order mark: PyYAML skips it, json.load refuses it. yaml-cpp skips it too,
+    // but its marks then count from after it; take it off so they index what we parsed.
+    if (text.starts_with("\xEF\xBB\xBF")) {
+        if (json) {
+            throw ConfigError(fmt::format("{}: starts with a UTF-8 byte-order mark, which JSON does not allow; save it "
+                                          "without one",
+                                          origin));
+        }
+        text.remove_prefix(3);
+    }
     const std::string parsed = lone_cr_as_lf(json ? join_json_surrogates(text) : std::string(text));
     try {
         std::vector<YAML::Node> documents = YAML::LoadAll(parsed);

@@ -400,6 +400,9 @@ std::string expand_user(const std::string& path, const WizardContext& ctx) {
     std::optional<std::string> home;
     if (name_end == 1) {
         home = ctx.env.get("HOME");
+        if (!home && ctx.user_home) {
+            home = ctx.user_home("");  // no HOME: the password database's, as Python
+        }
     } else if (ctx.user_home) {
         home = ctx.user_home(path.substr(1, name_end - 1));
     }
@@ -415,7 +418,7 @@ std::string expand_user(const std::string& path, const WizardContext& ctx) {
 }
 
 std::string abspath(const std::string& path, const std::string& cwd) {
-    std::string joined = !path.empty() && path[0] == '/' ? path : cwd + "/" + path;
+    std::string joined = !path.empty() && path[0] == '/' ? path : (cwd == "/" ? "" : cwd) + "/" + path;
     // os.path.normpath
     std::vector<std::string> parts;
     for (const auto& part : split(joined, '/')) {

@@ -99,13 +99,13 @@ std::optional<std::int64_t> parse_python_int(std::string_view raw) {
 
 bool is_python_int_too_large(std::string_view raw) {
     const std::string text = trim(raw);
-    size_t i = text.starts_with('+') || text.starts_with('-') ? 1 : 0;
+    const size_t first = text.starts_with('+') || text.starts_with('-') ? 1 : 0;
     size_t digits = 0;
-    for (; i < text.size(); ++i) {
+    for (size_t i = first; i < text.size(); ++i) {
         if (std::isdigit(static_cast<unsigned char>(text[i]))) {
             ++digits;
-        } else if (text[i] != '_') {
-            return false;
+        } else if (text[i] != '_' || i == first || i + 1 == text.size() || text[i + 1] == '_') {
+            return false;  // not a number at all (an underscore only between digits)
         }
     }
     return digits > 18 && !parse_python_int(raw);  // 19 digits may still fit
@@ -156,6 +156,8 @@ std::optional<int> str_to_bool(std::string_view text) {
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
+    // Optimal string alignment: two swapped letters (`tset`, `--debgu`) are one edit.
+    std::vector<size_t> before(b.size() + 1);
     std::vector<size_t> prev(b.size() + 1);
     std::vector<size_t> cur(b.size() + 1);
     for (size_t j = 0; j <= b.size(); ++j) {
@@ -165,7 +167,11 @@ size_t edit_distance(std::string_view a, std::string_view b) {
         cur[0] = i;
         for (size_t j = 1; j <= b.size(); ++j) {
             cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+                cur[j] = std::min(cur[j], before[j - 2] + 1);
+            }
         }
+        std::swap(before, prev);
         std::swap(prev, cur);
     }
     return prev[b.size()];

@@ -173,10 +173,12 @@ with tempfile.TemporaryDirectory() as work:
             json.load(open(os.path.join(work, "last.json")))["mixed_precision"] == "bf16",
             f"config default, options repeated: the last ones count ({p.stderr!r})")
     for args, needle in ((["config", "default", "--mixed_precision", "fp8"],
-                          "argument --mixed_precision: invalid choice: 'fp8' (choose from 'no', 'fp16', 'bf16')"),
-                         (["config", "default", "--config_file"], "argument --config_file: expected one argument"),
-                         (["env", "--config_file"], "argument --config_file: expected one argument"),
-                         (["config", "bogus"], "invalid choice: 'bogus' (choose from 'default', 'update')")):
+                          "argument --mixed_precision/--mixed-precision: invalid choice: 'fp8' (choose from 'no', 'fp16', 'bf16')"),
+                         (["config", "default", "--config_file"],
+                          "argument --config_file/--config-file: expected one argument"),
+                         (["env", "--config_file"], "argument --config_file/--config-file: expected one argument"),
+                         (["config", "bogus"],
+                          "argument subcommand: invalid choice: 'bogus' (choose from 'default', 'update')")):
         p = run(args, work)
         c.check(p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1,
                 f"{' '.join(args)}: {needle!r}, one line, exit 2 ({p.stderr!r})")

@@ -176,6 +176,37 @@ TEST(ConfigFile, TextPyYamlRefusesIsRefused) {
     EXPECT_EQ(*cr.find("num_processes"), Value::integer(2));
 }
 
+TEST(ConfigFile, ByteOrderMarkAndJsonCharacters) {
+    // PyYAML skips a BOM; the quote check must still look where yaml-cpp's marks point.
+    Value v = parse_yaml("\xEF\xBB\xBFk: ['a', '']\n'q': ''\n", "c.yaml");
+    EXPECT_EQ(*v.find("k"), Value::list({Value::string("a"), Value::string("")}));
+    EXPECT_EQ(*v.find("q"), Value::string(""));
+    EXPECT_NE(config_error("\xEF\xBB\xBF" "distributed_type: 'NO'\nmain_training_function: \"abc\n")
+                  .find("a quoted value is never closed"),
+              std::string::npos);
+    // json.load refuses a BOM, and takes DEL, C1 characters and U+FFFE in a string.
+    try {
+        parse_yaml("\xEF\xBB\xBF{\"a\": 1}", "c.json");
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "c.json: starts with a UTF-8 byte-order mark, which JSON does not allow; save it without one");
+    }
+    Value j = parse_yaml("{\"a\": \"x\x7fy\xc2\x80\xef\xbf\xbe\"}", "c.json");
+    EXPECT_EQ(*j.find("a"), Value::string("x\x7fy\xc2\x80\xef\xbf\xbe"));
+}
+
+TEST(ConfigFile, ExplicitTagsAsPyYamlConstructsThem) {
+    Value v = parse_yaml("a: !!float 1e5\nb: !!null foo\nc: !!bool tRuE\nd: !!int 0x10\ne: !!float 2\n", "c.yaml");
+    EXPECT_EQ(*v.find("a"), Value::real(100000.0));
+    EXPECT_TRUE(v.find("b")->is_none());
+    EXPECT_EQ(*v.find("c"), Value::boolean(true));
+    EXPECT_EQ(*v.find("d"), Value::integer(16));
+    EXPECT_EQ(*v.find("e"), Value::real(2.0));
+    EXPECT_EQ(config_error("distributed_type: 'NO'\nnum_processes: !!bool maybe\n"),
+              "c.yaml:2:16: 'maybe' is not a valid !!bool");
+}
+
 TEST(ConfigFile, AliasesThatMultiplyAreRefused) {
     std::string yaml = "distributed_type: 'NO'\nfsdp_config:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
     for (int i = 1; i <= 8; ++i) {

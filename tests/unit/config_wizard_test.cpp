@@ -197,6 +197,14 @@ TEST(Wizard, PathsAsPythonsOsPathReadsThem) {
     EXPECT_EQ(command_file("//x/s.sh"), Value::string("//x/s.sh"));  // POSIX keeps exactly two
     EXPECT_EQ(command_file("///x/s.sh"), Value::string("/x/s.sh"));
     EXPECT_EQ(command_file("a/../b/./s.sh"), Value::string("/work/dir/b/s.sh"));
+    auto in_root = [](const std::string& typed) {
+        FakePrompter p({"0", "10", "yes", "", "no", "4", "train_fn", "yes", "", "", "", "yes", "yes", typed, "", ""});
+        WizardContext ctx;
+        ctx.cwd = "/";  // a container's usual working folder
+        return at(to_dict(run_wizard(p, ctx)), "command_file");
+    };
+    EXPECT_EQ(in_root("x"), Value::string("/x"));
+    EXPECT_EQ(in_root(".."), Value::string("/"));
 }
 
 TEST(Wizard, TpuClusterWithCommandFile) {

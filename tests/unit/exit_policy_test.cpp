@@ -51,6 +51,9 @@ TEST(Strings, PythonNumberParsing) {
     EXPECT_TRUE(is_python_int_too_large("99_999_999_999_999_999_999"));
     EXPECT_FALSE(is_python_int_too_large("9223372036854775807"));
     EXPECT_FALSE(is_python_int_too_large("12a"));
+    EXPECT_FALSE(is_python_int_too_large("1__0000000000000000000"));  // malformed, not large
+    EXPECT_FALSE(is_python_int_too_large("_10000000000000000000"));
+    EXPECT_FALSE(is_python_int_too_large("10000000000000000000_"));
     EXPECT_EQ(parse_python_float("1e-3"), 1e-3);
     EXPECT_EQ(parse_python_float("1_000.2_5"), 1000.25);
     EXPECT_EQ(parse_python_float(" -2_0 "), -20.0);

@@ -17,6 +17,16 @@ TEST(ClosestMatch, SuggestsLikelyTyposOnly) {
     EXPECT_EQ(acc::closest_match("--num_procesess", names).value_or(""), "--num_processes");
     EXPECT_FALSE(acc::closest_match("--zzzzzzzzzzzz", names).has_value());
     EXPECT_EQ(acc::edit_distance("kitten", "sitting"), 3u);
+    // Two swapped letters are one edit; a name entirely different is no typo.
+    EXPECT_EQ(acc::edit_distance("tset", "test"), 1u);
+    const std::vector<std::string> flags = {"-h", "-m", "--debug", "--quiet", "--cpu"};
+    EXPECT_EQ(acc::closest_match("--debgu", flags).value_or(""), "--debug");
+    EXPECT_EQ(acc::closest_match("--cup", flags).value_or(""), "--cpu");
+    EXPECT_FALSE(acc::closest_match("-x", flags).has_value());
+    EXPECT_FALSE(acc::closest_match("--\xc3\xa9", {"--vm"}).has_value());
+    const std::vector<std::string> commands = {"config", "env", "launch", "test"};
+    EXPECT_EQ(acc::closest_match("evn", commands).value_or(""), "env");
+    EXPECT_EQ(acc::closest_match("lauch", commands).value_or(""), "launch");
 }
 
 TEST(JsonSurrogatesForYaml, PairsBecomeOneCodePointLoneOnesTheReplacementCharacter) {

@@ -34,7 +34,8 @@ class Prompter {
 struct WizardContext {
     Environment env;  // HOME for ~ in the mpirun hostfile
     std::string cwd;  // for the TPU command file's absolute path
-    // A user's home folder, for ~user (the password database); none: ~user stays as typed.
+    // A user's home folder, for ~user (the password database; "" is the current user's,
+    // for ~ without HOME); none: ~user stays as typed.
     std::function<std::optional<std::string>(const std::string& user)> user_home;
 };
 
