@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -227,20 +228,17 @@ Value convert(const YAML::Node& node, Conversion& c) {
     }
     case YAML::NodeType::Map: {
         std::vector<std::pair<std::string, Value>> entries;
+        std::unordered_map<std::string, size_t> index;  // a scan per key would be quadratic
         for (const auto& kv : node) {
             if (!kv.first.IsScalar()) {
                 throw ConfigError(fmt::format("{}: config keys must be plain names", where(kv.first.Mark(), c.origin)));
             }
             std::string key = kv.first.Scalar();
             Value v = convert(kv.second, c);
-            bool replaced = false;
-            for (auto& [k, existing] : entries) {
-                if (k == key) {  // PyYAML keeps the last of duplicated keys
-                    existing = v;
-                    replaced = true;
-                }
-            }
-            if (!replaced) {
+            if (auto it = index.find(key); it != index.end()) {
+                entries[it->second].second = std::move(v);  // PyYAML keeps the last of duplicated keys
+            } else {
+                index.emplace(key, entries.size());
                 entries.emplace_back(std::move(key), std::move(v));
             }
         }
