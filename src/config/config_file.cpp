@@ -49,8 +49,10 @@ Value resolve_plain_scalar(const std::string& s) {
         }
     }
     try {
-        if (std::regex_match(s, int_re) && digits.size() < 19) {
-            return Value::integer(std::stoll(digits));
+        if (std::regex_match(s, int_re)) {
+            // Any int64; beyond it (Python's int has no bound) the text stays as it is.
+            auto n = parse_python_int(digits);
+            return n ? Value::integer(*n) : Value::string(s);
         }
         if (std::regex_match(s, hex_re)) {
             return Value::integer(std::stoll(digits, nullptr, 16));
@@ -106,8 +108,9 @@ Value resolve_json_scalar(const std::string& s) {
         return Value::real(s[0] == '-' ? -std::numeric_limits<double>::infinity()
                                        : std::numeric_limits<double>::infinity());
     }
-    if (std::regex_match(s, int_re) && s.size() < 19) {
-        return Value::integer(std::stoll(s));
+    if (std::regex_match(s, int_re)) {
+        auto n = parse_python_int(s);
+        return n ? Value::integer(*n) : Value::string(s);  // as the YAML reader does beyond int64
     }
     if (std::regex_match(s, real_re)) {
         if (auto d = parse_python_float(s)) {

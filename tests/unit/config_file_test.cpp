@@ -117,6 +117,16 @@ std::string load_error(const std::string& path) {
     return "(no error)";
 }
 
+TEST(ConfigFile, IntegersUpTo64Bits) {
+    Value y = parse_yaml("a: 9223372036854775807\nb: -9223372036854775808\nc: 99999999999999999999\n", "c.yaml");
+    EXPECT_EQ(*y.find("a"), Value::integer(INT64_MAX));
+    EXPECT_EQ(*y.find("b"), Value::integer(INT64_MIN));
+    EXPECT_EQ(*y.find("c"), Value::string("99999999999999999999"));
+    Value j = parse_yaml("{\"a\": 1234567890123456789, \"b\": 99999999999999999999}", "c.json");
+    EXPECT_EQ(*j.find("a"), Value::integer(1234567890123456789));  // was a float
+    EXPECT_EQ(*j.find("b"), Value::string("99999999999999999999"));
+}
+
 TEST(ConfigFile, Yaml11IntegerForms) {
     // PyYAML's SafeLoader (YAML 1.1) reads these as ints too.
     Value v = parse_yaml("a: 0b11\nb: -0b1_0\nc: 1:30\nd: 1:00:05\ne: 1:60\nf: '1:30'\n", "t");
