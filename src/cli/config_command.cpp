@@ -131,15 +131,18 @@ ParserOptions config_options() {
     return top;
 }
 
+// A usage error of the `where` parser; `help_for` names the command whose -h to suggest.
+UsageError usage_error(const std::string& where, const std::string& msg, const std::string& help_for) {
+    return UsageError(fmt::format("{}: error: {} (run `accelerate {} -h` for its flags)", where, msg, help_for));
+}
+
 void parse(CLI::App& app, const std::vector<std::string>& typed, const std::string& where, const ParserOptions& options) {
-    const auto usage_error = [&](const std::string& msg) {
-        return UsageError(fmt::format("{}: error: {} (run `accelerate {} -h` for its flags)", where, msg, where));
-    };
+    const auto parse_error = [&](const std::string& msg) { return usage_error(where, msg, where); };
     std::vector<std::string> args;
     try {
         args = expand_abbreviations(typed, options);
     } catch (const UsageError& e) {
-        throw usage_error(e.what());
+        throw parse_error(e.what());
     }
     // CLI11 takes the words last first.
     std::vector<std::string> reversed(args.rbegin(), args.rend());
@@ -162,10 +165,10 @@ void parse(CLI::App& app, const std::vector<std::string>& typed, const std::stri
             for (const auto& [name, sub] : options.subcommands) {
                 names.push_back("'" + name + "'");
             }
-            throw usage_error(fmt::format("argument subcommand: invalid choice: {} (choose from {})",
+            throw parse_error(fmt::format("argument subcommand: invalid choice: {} (choose from {})",
                                           Value::string(extras.front()).repr(), join(names, ", ")));
         }
-        throw usage_error("unrecognized arguments: " + join(extras, " "));
+        throw parse_error("unrecognized arguments: " + join(extras, " "));
     } catch (const CLI::ArgumentMismatch& e) {
         // CLI11: "--config_file: 1 required TEXT missing"; argparse names it as below.
         const std::string what = e.what();
@@ -175,9 +178,9 @@ void parse(CLI::App& app, const std::vector<std::string>& typed, const std::stri
             std::replace(dashed.begin() + 2, dashed.end(), '_', '-');
             name += "/" + dashed;  // argparse names both spellings
         }
-        throw usage_error(fmt::format("argument {}: expected one argument", name));
+        throw parse_error(fmt::format("argument {}: expected one argument", name));
     } catch (const CLI::ParseError& e) {
-        throw usage_error(trim(e.what()));
+        throw parse_error(trim(e.what()));
     }
 }
 
@@ -453,9 +456,11 @@ int run_config(const std::vector<std::string>& args) {
             return 0;
         }
         if (mixed_precision != "no" && mixed_precision != "fp16" && mixed_precision != "bf16") {
-            throw UsageError(fmt::format("config: error: argument --mixed_precision/--mixed-precision: invalid choice: {} (choose from "
-                                         "'no', 'fp16', 'bf16') (run `accelerate config default -h` for its flags)",
-                                         Value::string(mixed_precision).repr()));
+            throw usage_error("config",
+                              fmt::format("argument --mixed_precision/--mixed-precision: invalid choice: {} (choose "
+                                          "from 'no', 'fp16', 'bf16')",
+                                          Value::string(mixed_precision).repr()),
+                              "config default");
         }
         return config_default(save_location, mixed_precision, env);
     }

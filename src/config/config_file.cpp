@@ -371,10 +371,6 @@ std::string join_json_surrogates(std::string_view text) {
     return out + input.substr(last);
 }
 
-}  // namespace
-
-namespace {
-
 // What PyYAML's reader refuses before parsing (upstream also opens the file as UTF-8):
 // bytes that are not UTF-8, and characters YAML does not allow in a stream (control
 // characters other than tab and line breaks, U+FFFE, U+FFFF). yaml-cpp takes all of them,

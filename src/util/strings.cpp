@@ -57,18 +57,26 @@ std::string trim(std::string_view text) {
     return std::string(text.substr(b, e - b));
 }
 
-std::optional<std::int64_t> parse_python_int(std::string_view raw) {
+namespace {
+
+struct PythonIntText {
+    bool negative = false;
+    std::string digits;
+};
+
+// The syntax of Python's int(text), any size: surrounding blanks, an optional sign, digits
+// with single underscores between them.
+std::optional<PythonIntText> python_int_text(std::string_view raw) {
     std::string text = trim(raw);
     size_t i = 0;
-    bool negative = false;
+    PythonIntText out;
     if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
-        negative = text[i] == '-';
+        out.negative = text[i] == '-';
         ++i;
     }
     if (i >= text.size()) {
         return std::nullopt;
     }
-    std::string digits;
     bool last_underscore = true;  // an underscore may not lead
     for (; i < text.size(); ++i) {
         char c = text[i];
@@ -78,7 +86,7 @@ std::optional<std::int64_t> parse_python_int(std::string_view raw) {
             }
             last_underscore = true;
         } else if (std::isdigit(static_cast<unsigned char>(c))) {
-            digits += c;
+            out.digits += c;
             last_underscore = false;
         } else {
             return std::nullopt;
@@ -87,29 +95,28 @@ std::optional<std::int64_t> parse_python_int(std::string_view raw) {
     if (last_underscore) {
         return std::nullopt;
     }
+    return out;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_python_int(std::string_view raw) {
+    const auto text = python_int_text(raw);
+    if (!text) {
+        return std::nullopt;
+    }
     // Any int64 (Python's int() has no bound; beyond 64 bits is_python_int_too_large says so).
+    const std::string& digits = text->digits;
     std::uint64_t magnitude = 0;
     const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), magnitude);
-    const std::uint64_t limit = negative ? std::uint64_t{1} << 63 : (std::uint64_t{1} << 63) - 1;
+    const std::uint64_t limit = text->negative ? std::uint64_t{1} << 63 : (std::uint64_t{1} << 63) - 1;
     if (error != std::errc() || end != digits.data() + digits.size() || magnitude > limit) {
         return std::nullopt;
     }
-    return negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
+    return text->negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
 }
 
-bool is_python_int_too_large(std::string_view raw) {
-    const std::string text = trim(raw);
-    const size_t first = text.starts_with('+') || text.starts_with('-') ? 1 : 0;
-    size_t digits = 0;
-    for (size_t i = first; i < text.size(); ++i) {
-        if (std::isdigit(static_cast<unsigned char>(text[i]))) {
-            ++digits;
-        } else if (text[i] != '_' || i == first || i + 1 == text.size() || text[i + 1] == '_') {
-            return false;  // not a number at all (an underscore only between digits)
-        }
-    }
-    return digits > 18 && !parse_python_int(raw);  // 19 digits may still fit
-}
+bool is_python_int_too_large(std::string_view raw) { return python_int_text(raw) && !parse_python_int(raw); }
 
 std::optional<double> parse_python_float(std::string_view raw) {
     std::string text = trim(raw);

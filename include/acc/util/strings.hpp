@@ -17,8 +17,8 @@ std::string trim(std::string_view text);
 
 // Python int(text): optional sign, digits with single underscores, surrounding blanks.
 std::optional<std::int64_t> parse_python_int(std::string_view text);
-// Digits enough for Python's int() but too many for ours (more than 18): the message
-// should say "too large", not "not a number".
+// A number in Python's int() syntax but beyond 64 bits: the message should say "too
+// large", not "not a number".
 bool is_python_int_too_large(std::string_view text);
 // Python float(text), including inf/nan spellings.
 std::optional<double> parse_python_float(std::string_view text);
