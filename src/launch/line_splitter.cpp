@@ -1,5 +1,6 @@
 #include "acc/launch/line_splitter.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace acc::launch {
@@ -23,6 +24,10 @@ void LinePrefixer::feed(std::string_view data, std::string& out) {
     const size_t n = data.size();
     size_t pos = 0;
     if (n == 0) {
+        return;
+    }
+    if (m_prefix.empty()) {
+        feed_unprefixed(data, out);
         return;
     }
     // A '\r' held back at the end of the previous read: "\r\n" or a lone '\r'?
@@ -65,6 +70,37 @@ void LinePrefixer::feed(std::string_view data, std::string& out) {
         pos = end;
     }
     m_partial.append(p + pos, n - pos);
+    hand_out_overlong(out);
+}
+
+// Without a prefix, segment boundaries change no byte of the output, only where it may
+// be cut: every segment `data` completes goes out as one block, found with two reverse
+// scans instead of one scan and one append per line (joined output at saturation is
+// millions of short lines).
+void LinePrefixer::feed_unprefixed(std::string_view data, std::string& out) {
+    const char* p = data.data();
+    const size_t n = data.size();
+    auto after_last = [p](char c, size_t len) -> size_t {  // one past the last `c` in p[0, len); 0: none
+        const void* hit = memrchr(p, c, len);
+        return hit ? static_cast<size_t>(static_cast<const char*>(hit) - p) + 1 : 0;
+    };
+    size_t after_cr = after_last('\r', n);
+    if (after_cr == n) {
+        after_cr = after_last('\r', after_cr - 1);  // a final '\r' may start "\r\n": it stays held back
+    }
+    const size_t cut = std::max(after_last('\n', n), after_cr);
+    if (cut > 0 || (!m_partial.empty() && m_partial.back() == '\r')) {
+        // (With nothing to cut, `data` has no '\n': a '\r' held back ends its segment alone.)
+        out += m_partial;
+        out.append(p, cut);
+        m_partial.clear();
+        m_continuation = false;
+    }
+    m_partial.append(p + cut, n - cut);
+    hand_out_overlong(out);
+}
+
+void LinePrefixer::hand_out_overlong(std::string& out) {
     // A very long line: hand it out in pieces rather than hold it all. A '\r' held back at
     // the end stays held back: it ends this segment (or starts "\r\n"), and handing it out
     // as part of a piece would make the next segment look like this one's continuation.

@@ -2,6 +2,8 @@
 #include "acc/launch/line_splitter.hpp"
 #include "acc/launch/output_spec.hpp"
 
+#include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -171,6 +173,52 @@ TEST(LinePrefixer, ManyNumberedLinesInOddChunksComeOutIntact) {
         expected += "[default1]:" + text.substr(start, nl + 1 - start);
     }
     EXPECT_EQ(out, expected);
+}
+
+TEST(LinePrefixer, WithoutAPrefixEachReadGivesWhatThePrefixedPathGivesLessItsPrefixes) {
+    // The unprefixed path (joined output) hands out whole blocks; the prefixed path goes
+    // segment by segment. With the prefix taken out again, every read and every flush
+    // must give the same bytes from both, over random texts of '\n', '\r', "\r\n" and
+    // long lines cut at random places.
+    std::mt19937 rng(20261127);
+    const std::string alphabet = "ab\n\r\r\n";
+    for (int round = 0; round < 3000; ++round) {
+        std::string text;
+        const size_t len = rng() % 40;
+        for (size_t i = 0; i < len; ++i) {
+            text += alphabet[rng() % alphabet.size()];
+        }
+        const size_t max_line = 1 + rng() % 12;
+        LinePrefixer plain("", max_line);
+        LinePrefixer marked("\x01", max_line);
+        auto unmarked = [](std::string s) {
+            s.erase(std::remove(s.begin(), s.end(), '\x01'), s.end());
+            return s;
+        };
+        for (size_t pos = 0; pos < text.size();) {
+            const size_t step = 1 + rng() % 9;
+            const std::string piece = text.substr(pos, step);
+            pos += step;
+            std::string a;
+            std::string b;
+            if (rng() % 5 == 0) {
+                plain.flush_partial(a);
+                marked.flush_partial(b);
+                ASSERT_EQ(a, unmarked(b)) << "flush in \"" << text << "\" at " << pos;
+            }
+            a.clear();
+            b.clear();
+            plain.feed(piece, a);
+            marked.feed(piece, b);
+            ASSERT_EQ(a, unmarked(b)) << "read ending at " << pos << " of \"" << text << "\", max_line " << max_line;
+            ASSERT_EQ(plain.pending(), marked.pending());
+        }
+        std::string a;
+        std::string b;
+        plain.finish(a);
+        marked.finish(b);
+        ASSERT_EQ(a, unmarked(b)) << "end of \"" << text << "\"";
+    }
 }
 
 TEST(StdSpec, SingleValueForEveryRank) {

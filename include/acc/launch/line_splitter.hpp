@@ -36,6 +36,9 @@ class LinePrefixer {
 
   private:
     void emit(std::string_view tail, std::string& out);
+    void feed_unprefixed(std::string_view data, std::string& out);
+    // Hands out, in pieces of max_line, a held-back segment that grew that long.
+    void hand_out_overlong(std::string& out);
 
     std::string m_prefix;
     size_t m_max_line;
