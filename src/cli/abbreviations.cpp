@@ -6,6 +6,7 @@
 
 #include "acc/util/error.hpp"
 #include "acc/util/strings.hpp"
+#include "acc/util/value.hpp"
 
 namespace acc::cli {
 
@@ -33,6 +34,11 @@ std::vector<std::string> expand_abbreviations(const std::vector<std::string>& ar
             options_done = true;
             out.push_back(arg);
             continue;
+        }
+        if (arg.size() > 2 && arg[0] == '-' && arg[1] == 'h' && contains(parser->options, "--help")) {
+            // "-h=0" and "-hx": argparse takes what follows as a value for -h, which takes none.
+            throw UsageError(fmt::format("argument -h/--help: ignored explicit argument {}",
+                                         Value::string(arg.substr(arg[2] == '=' ? 3 : 2)).repr()));
         }
         if (arg.rfind("--", 0) != 0) {
             // The first positional word picks a subcommand; later words belong to its parser.
@@ -63,6 +69,11 @@ std::vector<std::string> expand_abbreviations(const std::vector<std::string>& ar
             if (matches.size() == 1) {
                 option = matches.front();
             }
+        }
+        if (eq != std::string::npos && contains(parser->options, option) && !contains(parser->valued, option)) {
+            throw UsageError(fmt::format("argument {}: ignored explicit argument {}",
+                                         option == "--help" ? "-h/--help" : option,
+                                         Value::string(arg.substr(eq + 1)).repr()));
         }
         value_next = eq == std::string::npos && contains(parser->valued, option);
         out.push_back(eq == std::string::npos ? option : option + arg.substr(eq));

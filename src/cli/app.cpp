@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "acc/cli/abbreviations.hpp"
 #include "acc/cli/config_command.hpp"
 #include "acc/cli/launch_command.hpp"
 #include "acc/cli/launch_help.hpp"
@@ -36,6 +37,11 @@ int dispatch(const std::vector<std::string>& args) {
     }
     const std::string& command = args[0];
     std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (command.starts_with("--help=") || command.starts_with("-h")) {
+        // "--help=0" and "-hx" give -h a value it does not take: errors, as in argparse
+        // (whose top-level parser takes no abbreviations: "--he" is refused below).
+        expand_abbreviations({command}, ParserOptions{{"--help"}, {}, {}});
+    }
     if (command == "-h" || command == "--help") {
         print_stdout("{}", k_top_usage);
         return 0;

@@ -259,6 +259,10 @@ class Parser {
                 apply(*flag, rest);
                 return;
             }
+            if (i == 1 && tok.size() > 2 && tok[2] == '=') {
+                // argparse splits "-q=1" at '=' first: the flag takes no value.
+                apply(*flag, tok.substr(3));
+            }
             apply(*flag, std::nullopt);
             if (m_out.help_requested) {
                 return;
@@ -278,7 +282,12 @@ class Parser {
     void apply(const FlagSpec& flag, const std::optional<std::string>& explicit_value) {
         auto& s = m_out.settings;
         switch (flag.kind) {
-        case FlagKind::help: m_out.help_requested = true; return;
+        case FlagKind::help:
+            if (explicit_value) {  // `--help=0` is a mistake, not a request for help
+                fail_argument(flag, fmt::format("ignored explicit argument {}", Value::string(*explicit_value).repr()));
+            }
+            m_out.help_requested = true;
+            return;
         case FlagKind::store_true:
         case FlagKind::store_false:
             if (explicit_value) {

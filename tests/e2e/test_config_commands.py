@@ -178,10 +178,17 @@ with tempfile.TemporaryDirectory() as work:
                           "argument --config_file/--config-file: expected one argument"),
                          (["env", "--config_file"], "argument --config_file/--config-file: expected one argument"),
                          (["config", "bogus"],
-                          "argument subcommand: invalid choice: 'bogus' (choose from 'default', 'update')")):
+                          "argument subcommand: invalid choice: 'bogus' (choose from 'default', 'update')"),
+                         # A value for -h is an error, not a request for help, and writes nothing.
+                         (["config", "default", "--help=0", "--config_file", "helped.json"],
+                          "argument -h/--help: ignored explicit argument '0'"),
+                         (["env", "-hx"], "argument -h/--help: ignored explicit argument 'x'"),
+                         (["--help=1"], "argument -h/--help: ignored explicit argument '1'"),
+                         (["launch", "--help=0", "t.py"], "argument -h/--help: ignored explicit argument '0'")):
         p = run(args, work)
         c.check(p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1,
                 f"{' '.join(args)}: {needle!r}, one line, exit 2 ({p.stderr!r})")
+    c.check(not os.path.exists(os.path.join(work, "helped.json")), "config default --help=0 wrote no file")
 
     # `config update` on a file its user may not write is refused, as upstream's open(path, "w")
     # refuses it, though the folder would allow replacing it by rename; the file is left as it was.

@@ -62,3 +62,15 @@ TEST(Abbreviations, ValuesAndWordsAfterADoubleDashAreNotOptions) {
     EXPECT_EQ(expand_abbreviations({"--", "--he"}, file_only()), (Args{"--", "--he"}));
     EXPECT_EQ(expand_abbreviations({"--unknown", "-h"}, file_only()), (Args{"--unknown", "-h"}));
 }
+
+TEST(Abbreviations, AValueForHelpIsAnErrorAsInArgparse) {
+    // `config default --help=0` must not write a default config; argparse refuses it.
+    EXPECT_EQ(error_of({"default", "--help=0"}), "argument -h/--help: ignored explicit argument '0'");
+    EXPECT_EQ(error_of({"--he=1"}), "argument -h/--help: ignored explicit argument '1'");
+    EXPECT_EQ(error_of({"default", "-h=0"}), "argument -h/--help: ignored explicit argument '0'");
+    EXPECT_EQ(error_of({"-hx"}), "argument -h/--help: ignored explicit argument 'x'");
+    EXPECT_EQ(error_of({"--help="}), "argument -h/--help: ignored explicit argument ''");
+    // After "--" or as an option's value, such a word is data.
+    EXPECT_EQ(expand_abbreviations({"--config_file", "-hx"}, file_only()), (Args{"--config_file", "-hx"}));
+    EXPECT_EQ(expand_abbreviations({"--", "--help=0"}, file_only()), (Args{"--", "--help=0"}));
+}

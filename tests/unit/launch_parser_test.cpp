@@ -125,6 +125,11 @@ TEST(LaunchParser, ErrorMessagesUseArgparseWording) {
               "argument --config_file/--config-file: expected one argument");
     EXPECT_EQ(usage_error({"--cpu"}), "the following arguments are required: training_script, training_script_args");
     EXPECT_EQ(usage_error({"--cpu=1", "t.py"}), "argument --cpu: ignored explicit argument '1'");
+    // A value given to a flag that takes none is a mistake, even for -h: no help, no launch.
+    EXPECT_EQ(usage_error({"--help=0", "t.py"}), "argument -h/--help: ignored explicit argument '0'");
+    EXPECT_EQ(usage_error({"-h=0", "t.py"}), "argument -h/--help: ignored explicit argument '0'");
+    EXPECT_EQ(usage_error({"-q=1", "t.py"}), "argument --quiet/-q: ignored explicit argument '1'");
+    EXPECT_EQ(usage_error({"-mq=1", "t.py"}), "argument --quiet/-q: ignored explicit argument '=1'");
     EXPECT_EQ(usage_error({"--fp8_pad_inner_dim", "maybe", "t.py"}),
               "argument --fp8_pad_inner_dim/--fp8-pad-inner-dim: invalid str_to_bool value: 'maybe'");
     EXPECT_EQ(usage_error({"--dynamo_backend", "INDUCTOR", "t.py"}).rfind(
