@@ -31,6 +31,7 @@ Value resolve_plain_scalar(const std::string& s) {
     static const std::regex oct_re(R"([-+]?0[0-7_]+)");
     static const std::regex bin_re(R"([-+]?0b[01_]+)");
     static const std::regex sexagesimal_re(R"([-+]?[1-9][0-9_]*(:[0-5]?[0-9])+)");  // 1:30 is 90
+    static const std::regex sexagesimal_float_re(R"([-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*)");  // 1:30.5 is 90.5
     static const std::regex float_re(
         R"([-+]?([0-9][0-9_]*)\.[0-9_]*([eE][-+][0-9]+)?|\.[0-9_]+([eE][-+][0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))");
     if (nulls.count(s)) {
@@ -76,6 +77,18 @@ Value resolve_plain_scalar(const std::string& s) {
         }
     } catch (const std::exception&) {
         return Value::string(s);
+    }
+    if (std::regex_match(s, sexagesimal_float_re)) {
+        // As PyYAML: each part a float, summed from the last in powers of 60 (same order, same
+        // rounding).
+        const auto parts = split(digits[0] == '-' || digits[0] == '+' ? digits.substr(1) : digits, ':');
+        double v = 0;
+        double base = 1;
+        for (auto part = parts.rbegin(); part != parts.rend(); ++part) {
+            v += parse_python_float(*part).value_or(0) * base;
+            base *= 60;
+        }
+        return Value::real(digits[0] == '-' ? -v : v);
     }
     if (std::regex_match(s, float_re)) {
         if (auto d = parse_python_float(digits)) {

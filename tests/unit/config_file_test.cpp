@@ -136,6 +136,13 @@ TEST(ConfigFile, Yaml11IntegerForms) {
     EXPECT_EQ(*v.find("d"), Value::integer(3605));
     EXPECT_EQ(*v.find("e"), Value::string("1:60"));  // not a base-60 digit
     EXPECT_EQ(*v.find("f"), Value::string("1:30"));
+    // And base-60 floats (PyYAML: {'a': 90.5, 'b': -1.25, 'c': 630.0, 'd': '1:30.5.5', 'e': 685230.15}).
+    Value f = parse_yaml("a: 1:30.5\nb: -0:01.25\nc: 1_0:30.\nd: 1:30.5.5\ne: 190:20:30.15\n", "t");
+    EXPECT_EQ(*f.find("a"), Value::real(90.5));
+    EXPECT_EQ(*f.find("b"), Value::real(-1.25));
+    EXPECT_EQ(*f.find("c"), Value::real(630.0));
+    EXPECT_EQ(*f.find("d"), Value::string("1:30.5.5"));
+    EXPECT_EQ(*f.find("e"), Value::real(685230.15));
 }
 
 TEST(ConfigFile, OnlyARegularFileIsRead) {
