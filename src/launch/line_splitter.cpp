@@ -20,6 +20,12 @@ void LinePrefixer::emit(std::string_view tail, std::string& out) {
 }
 
 void LinePrefixer::feed(std::string_view data, std::string& out) {
+    if (m_drop_newline && !data.empty()) {
+        m_drop_newline = false;
+        if (data.front() == '\n') {
+            data.remove_prefix(1);
+        }
+    }
     const char* p = data.data();
     const size_t n = data.size();
     size_t pos = 0;
@@ -111,6 +117,17 @@ void LinePrefixer::hand_out_overlong(std::string& out) {
         out.append(m_partial, 0, m_max_line);
         m_partial.erase(0, m_max_line);
         m_continuation = true;
+    }
+}
+
+void LinePrefixer::piece_ended_elsewhere() {
+    if (!m_continuation) {
+        return;
+    }
+    m_continuation = false;
+    if (m_partial.empty() || m_partial == "\r") {
+        m_partial.clear();
+        m_drop_newline = true;
     }
 }
 

@@ -931,6 +931,7 @@ void Supervisor::flush_stale_partials() {
         if (t->partial_since && !t->paused() && now >= *t->partial_since + k_partial_line_wait) {
             t->partial_since.reset();
             m_out_buf.clear();
+            note_line_ended(*t);
             t->prefixer.flush_partial(m_out_buf);
             if (!m_out_buf.empty() && t->sink != nullptr) {
                 t->sink->offer(m_out_buf, t.get());
@@ -981,6 +982,7 @@ void Supervisor::pump(Tap& tap, size_t budget) {
         copied += static_cast<size_t>(n);
         keep_recent(tap, static_cast<size_t>(n));
         m_out_buf.clear();
+        note_line_ended(tap);
         tap.prefixer.feed(std::string_view(m_read_buf.data(), static_cast<size_t>(n)), m_out_buf);
         // Complete lines only; what the console does not take now is written before
         // anything else goes to it, so another rank's lines cannot land inside one.
@@ -1273,7 +1275,14 @@ void Supervisor::discard_pipe(Tap& tap) {
     }
 }
 
+void Supervisor::note_line_ended(Tap& tap) {
+    if (tap.sink != nullptr && tap.prefixer.continues_a_piece() && !tap.sink->line_left_open_by(&tap)) {
+        tap.prefixer.piece_ended_elsewhere();
+    }
+}
+
 void Supervisor::end_line(Tap& tap) {
+    note_line_ended(tap);
     const bool held = tap.prefixer.pending() > 0;
     m_out_buf.clear();
     tap.prefixer.finish(m_out_buf);

@@ -75,6 +75,18 @@ elif mode == "open":
     time.sleep(0.2 * rank)
     os.write(1, b"rank%d open line" % rank)
     time.sleep(0.6)
+elif mode == "frames":
+    # Rank 0's frames end in '\r' and wait longer than the 50 ms an open line is held;
+    # rank 1's lines land between them.
+    if rank == 0:
+        os.write(1, b"frame1\r"); time.sleep(1.0)
+        os.write(1, b"frame2\r"); time.sleep(0.5)
+        os.write(1, b"\n")
+        os.write(1, b"prompt: "); time.sleep(1.0)
+        os.write(1, b"\n")
+    else:
+        time.sleep(0.5); os.write(1, b"B-line\n")
+        time.sleep(1.5); os.write(1, b"C-line\n")
 elif mode == "lazy":
     if rank == 0:
         try:
@@ -286,6 +298,16 @@ def open_lines_ended_once(tmp):
           f"lines left open by three ranks: each ended once, no empty lines ({out!r})")
 
 
+def held_carriage_return_adds_no_line(tmp):
+    # A frame handed out after waiting keeps its '\r' back (it may start "\r\n"); once
+    # another rank's line has ended the frame's line, that '\r', and a '\n' ending the
+    # line again, add nothing: no empty line, no '\r' alone on a line.
+    p = start(tmp, 2, "frames", stderr=subprocess.DEVNULL)
+    out, _ = p.communicate(timeout=60)
+    check(out == b"frame1\nB-line\nframe2\r\nprompt: \nC-line\n",
+          f"'\\r' frames and a prompt ended by another rank's lines: each line once, no empty one ({out!r})")
+
+
 def every_writer_learns_the_console_is_gone(tmp):
     # Rank 0 fills `head -c 30`; rank 1 writes only later: its very first write gets EPIPE,
     # as it would writing the pipe itself.
@@ -324,6 +346,7 @@ def main():
         progress_bars_never_run_together(tmp)
         console_gone_ends_the_job(tmp)
         open_lines_ended_once(tmp)
+        held_carriage_return_adds_no_line(tmp)
         every_writer_learns_the_console_is_gone(tmp)
         own_fds_where_joining_is_no_use(tmp)
     finish()

@@ -221,6 +221,56 @@ TEST(LinePrefixer, WithoutAPrefixEachReadGivesWhatThePrefixedPathGivesLessItsPre
     }
 }
 
+TEST(LinePrefixer, APieceEndedElsewhereStartsAFreshSegment) {
+    // A frame handed out after waiting keeps its '\r' back; once the console has ended
+    // that line (another rank's text came between), the '\r' and a '\n' right after it
+    // would only end it again: dropped. What follows gets its prefix again.
+    for (const char* prefix : {"", "[r0]:"}) {
+        const std::string pre = prefix;
+        LinePrefixer p(prefix);
+        std::string out;
+        p.feed("frame1\r", out);
+        p.flush_partial(out);
+        EXPECT_EQ(out, pre + "frame1");
+        EXPECT_TRUE(p.continues_a_piece());
+        p.piece_ended_elsewhere();
+        EXPECT_FALSE(p.continues_a_piece());
+        EXPECT_EQ(p.pending(), 0u);
+        out.clear();
+        p.feed("\nnext\n", out);
+        EXPECT_EQ(out, pre + "next\n");
+        // A prompt whose line was ended for it: its own '\n' adds no empty line.
+        out.clear();
+        p.feed("prompt: ", out);
+        p.flush_partial(out);
+        p.piece_ended_elsewhere();
+        p.feed("\n", out);
+        p.feed("answer\n", out);
+        EXPECT_EQ(out, pre + "prompt: " + pre + "answer\n");
+        // Only the very next byte is looked at: text first keeps a later '\n'.
+        out.clear();
+        p.feed("a", out);
+        p.flush_partial(out);
+        p.piece_ended_elsewhere();
+        p.feed("b\n\n", out);
+        EXPECT_EQ(out, pre + "a" + pre + "b\n" + pre + "\n");
+        // The rest of a long line held back keeps its text, now with its prefix.
+        LinePrefixer q(prefix, 4);
+        out.clear();
+        q.feed("abcdef", out);
+        EXPECT_EQ(out, pre + "abcd");
+        q.piece_ended_elsewhere();
+        q.feed("\n", out);
+        EXPECT_EQ(out, pre + "abcd" + pre + "ef\n");
+        // Without a piece handed out, nothing changes.
+        LinePrefixer r(prefix);
+        out.clear();
+        r.piece_ended_elsewhere();
+        r.feed("\nx\n", out);
+        EXPECT_EQ(out, pre + "\n" + pre + "x\n");
+    }
+}
+
 TEST(StdSpec, SingleValueForEveryRank) {
     EXPECT_EQ(acc::launch::parse_std_spec("3", 4, "--tee"), (std::vector<int>{3, 3, 3, 3}));
     EXPECT_EQ(acc::launch::parse_std_spec("0", 2, "--tee"), (std::vector<int>{0, 0}));

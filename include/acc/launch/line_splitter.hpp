@@ -30,6 +30,14 @@ class LinePrefixer {
     // A '\r' at its end stays held back (it may start "\r\n").
     void flush_partial(std::string& out);
 
+    // The last thing handed out ended no segment (a flushed partial line, a long line's
+    // piece): what comes next continues it, without a prefix.
+    bool continues_a_piece() const { return m_continuation; }
+    // The console ended that piece's line itself (another writer's text came between).
+    // What follows starts a segment of its own, prefixed; a '\r' held back from the piece
+    // and a '\n' right after it would only end the line again, and are dropped.
+    void piece_ended_elsewhere();
+
     // Bytes held back waiting for the end of their line.
     size_t pending() const { return m_partial.size(); }
     const std::string& prefix() const { return m_prefix; }
@@ -44,6 +52,7 @@ class LinePrefixer {
     size_t m_max_line;
     std::string m_partial;        // the start of an unfinished segment
     bool m_continuation = false;  // m_partial continues a piece already handed out
+    bool m_drop_newline = false;  // see piece_ended_elsewhere()
 };
 
 }  // namespace acc::launch

@@ -38,6 +38,10 @@ class ConsoleSink {
     void offer(std::string_view text, const void* writer = nullptr);
     // End the line `writer` left open with '\n', unless another writer's text has ended it.
     void end_line(const void* writer);
+    // `writer`'s last text ended no line, and nobody has ended that line since.
+    bool line_left_open_by(const void* writer) const {
+        return m_open_line_writer != nullptr && m_open_line_writer == (writer != nullptr ? writer : this);
+    }
     // Write what waits as far as the console takes it now.
     void flush();
     // Drop what waits but the rest of a line the console took in part (so no line is ever

@@ -185,6 +185,9 @@ class Supervisor {
     void discard_pipe(Tap& tap);
     // End the tap's line on its console, if it is still open there.
     void end_line(Tap& tap);
+    // Before more of the tap's text: if the console ended the line the tap left open (another
+    // writer came between), its prefixer starts afresh.
+    static void note_line_ended(Tap& tap);
     // Close the pipes of joined streams whose console is gone (EPIPE and the like).
     void close_gone_pipes();
     // The first `n` bytes of m_read_buf, just read from a joined stderr: keep its last words.
