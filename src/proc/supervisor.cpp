@@ -1047,6 +1047,7 @@ void Supervisor::close_taps(bool stopped, bool wait) {
     close_inotify();
     // The verdict and the next attempt's output come after all of it.
     finish_sinks(stopped, wait);
+    m_stalled_consoles.clear();
     for (auto& sink : m_sinks) {
         sink->resume();  // the next attempt's output, and tell(), are offered to it again
     }
@@ -1201,10 +1202,10 @@ void Supervisor::drain(Tap& tap, bool stopped, bool wait) {
             skip_on_console(tap, end, end);
             return;
         }
-        if (stopped && std::chrono::steady_clock::now() >= m_stop_drain_until) {
-            // A stopped run's console still behind after k_stop_drain: what it has not taken
-            // is dropped (but the rest of a line it took in part), and one line says where
-            // all of it is.
+        if (stopped && past_waiting(tap)) {
+            // A stopped run's console still behind after k_stop_drain, or stalled: what it
+            // has not taken is dropped (but the rest of a line it took in part), and one
+            // line says where all of it is.
             if (tap.sink != nullptr) {
                 tap.sink->give_up();
                 tap.sink->resume();
@@ -1213,9 +1214,15 @@ void Supervisor::drain(Tap& tap, bool stopped, bool wait) {
             return;
         }
         if (tap.paused()) {
-            // The console is full. After a stop it gets k_stalled_console_ms to take more.
+            // The console is full. After a stop it gets k_stalled_console_ms to take more;
+            // one that took nothing is then treated as past k_stop_drain (above), so the
+            // skip line still goes to it, behind the rest of the line it took in part.
             if (!wait || !wait_for_console(*tap.sink, stopped ? k_stalled_console_ms : -1)) {
                 if (!stop_signal_pending()) {
+                    if (stopped) {
+                        m_stalled_consoles.insert(tap.sink);
+                        continue;
+                    }
                     tap.sink->give_up();
                     return;
                 }
@@ -1229,12 +1236,17 @@ void Supervisor::drain(Tap& tap, bool stopped, bool wait) {
     }
 }
 
+bool Supervisor::past_waiting(const Tap& tap) const {
+    return std::chrono::steady_clock::now() >= m_stop_drain_until ||
+           (tap.sink != nullptr && m_stalled_consoles.count(tap.sink) != 0);
+}
+
 void Supervisor::drain_pipe(Tap& tap, bool stopped, bool wait) {
     // Every writer is gone (workers reaped, leftovers killed): the pipe ends, and what it
     // holds is at most its capacity. Read until then, or until something that is no
     // process of ours (one the pipe was passed to) keeps it open.
     while (tap.file_fd >= 0) {
-        if (stop_signal_pending() || (stopped && std::chrono::steady_clock::now() >= m_stop_drain_until)) {
+        if (stop_signal_pending() || (stopped && past_waiting(tap))) {
             // Ctrl-C while the console catches up, or a stopped run's console too slow.
             discard_pipe(tap);
             return;
@@ -1242,6 +1254,9 @@ void Supervisor::drain_pipe(Tap& tap, bool stopped, bool wait) {
         if (tap.paused()) {
             if (!wait || !wait_for_console(*tap.sink, stopped ? k_stalled_console_ms : -1)) {
                 if (!stop_signal_pending()) {
+                    if (stopped) {
+                        m_stalled_consoles.insert(tap.sink);
+                    }
                     tap.sink->give_up();
                     discard_pipe(tap);
                     return;

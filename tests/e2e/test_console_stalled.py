@@ -9,7 +9,8 @@ signals and failures at once, and loses nothing once the console reads again.
 - a console slower than one loud rank: a quiet rank's lines are not held behind its backlog;
 - a console that keeps taking a little when the run is stopped: waited for 5 s in all;
 - a terminal (a pseudo-terminal) nobody reads, then SIGTERM;
-- a pipe nobody reads, then a rank fails: the other rank is stopped at once;
+- a pipe nobody reads, then a rank fails: the other rank is stopped at once; read again
+  1.5 s later, it still gets the line saying where the rest of the output is;
 - a pipe, then a socket (journald's stream), read only after 2 s with stdout and stderr
   on it: every line arrives, whole and in order;
 - a restart while nobody reads: it does not wait, and every line is whole once read.
@@ -325,6 +326,21 @@ with TempDir() as tmp:
     check(left == [], "[pipe, failure] nothing survives (%s)" % left)
     p.stdout.close()
     p.wait()
+    kill_leftovers(marker)
+
+    # The same, and the console is read again 1.5 s after the failure (a paused `less`):
+    # the copy was given up on after the 1 s it gets, but the rest of the line it had begun
+    # and the line saying where everything is still reach it (before, no such line).
+    out, marker, p = start_unread(tmp, worker, "resumed", "fail1", subprocess.DEVNULL)
+    open(os.path.join(out, "fail"), "w").close()
+    time.sleep(1.5)
+    data = read_all(p)
+    lines = list(worker_lines(data))
+    check(p.returncode == 3 and b"of this output not shown here (the run was stopped); all of it is in" in data,
+          "[pipe read 1.5 s after a failure] exit 3, and a line says what was not shown and where it is "
+          "(got %s, last bytes %r)" % (p.returncode, data[-160:]))
+    check(lines and None not in lines and data.endswith(b"\n"),
+          "[pipe read 1.5 s after a failure] no line cut (%d lines)" % len(lines))
     kill_leftovers(marker)
 
     # A pipe that stalls for 2 s, then is read: every line of both ranks and both streams

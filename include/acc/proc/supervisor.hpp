@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -222,6 +223,12 @@ class Supervisor {
     std::chrono::steady_clock::time_point m_taps_rest_until{};  // no tap reads before this
     size_t m_next_tap = 0;  // the tap each pumping round starts with, in turn
     std::chrono::steady_clock::time_point m_stop_drain_until{};  // after a stop: when consoles stop being waited for
+    // After a stop, consoles that took nothing for k_stalled_console_ms: no other copy to
+    // them waits again (until the taps are closed).
+    std::set<const ConsoleSink*> m_stalled_consoles;
+    // After a stop: the copy to this tap's console waits no longer (k_stop_drain is over,
+    // or the console stalled).
+    bool past_waiting(const Tap& tap) const;
     std::vector<RecentOutput> m_recent_stderr;  // per worker of the last run
     std::string m_read_buf;
     std::string m_out_buf;
