@@ -18,15 +18,60 @@ bool contains(const std::vector<std::string>& list, const std::string& s) {
 
 }  // namespace
 
+bool is_negative_number(const std::string& word) {
+    return word.size() > 1 && word[0] == '-' && parse_python_float(word.substr(1)).has_value() &&
+           word.find_first_not_of("-0123456789.") == std::string::npos;
+}
+
+bool is_help_cluster(const std::string& arg) {
+    if (arg.size() < 2 || arg[0] != '-' || arg[1] != 'h') {
+        return false;
+    }
+    // argparse reads what follows "-h" (after one '=') as more one-letter flags: "-hh" and
+    // "-h=h" are help; at the first letter that is no flag (-h is the only one here), what
+    // is left is a value given to the flag before it, which takes none.
+    size_t i = 2;
+    if (i < arg.size() && arg[i] == '=') {
+        ++i;
+        if (i == arg.size()) {
+            throw UsageError("argument -h/--help: ignored explicit argument ''");
+        }
+    }
+    for (; i < arg.size(); ++i) {
+        if (arg[i] != 'h') {
+            throw UsageError(fmt::format("argument -h/--help: ignored explicit argument {}",
+                                         Value::string(arg.substr(i)).repr()));
+        }
+    }
+    return true;
+}
+
 std::vector<std::string> expand_abbreviations(const std::vector<std::string>& args, const ParserOptions& top) {
     std::vector<std::string> out;
     out.reserve(args.size());
     const ParserOptions* parser = &top;
-    bool value_next = false;  // the previous option takes this word as its value
+    std::string value_of;  // the option before, which takes this word as its value
     bool options_done = false;  // after "--" every word is positional
     for (const auto& arg : args) {
-        if (value_next || options_done) {
-            value_next = false;
+        if (!value_of.empty()) {
+            // argparse gives an option no word that looks like an option itself (one that
+            // starts with '-' and is no negative number; with a space, only a known option).
+            const bool option_like = arg.size() > 1 && arg[0] == '-' && !is_negative_number(arg) &&
+                                     (arg.find(' ') == std::string::npos ||
+                                      contains(parser->options, arg.substr(0, arg.find('='))));
+            if (option_like) {
+                std::string underscored = value_of;
+                std::replace(underscored.begin() + 2, underscored.end(), '-', '_');
+                std::string dashed = value_of;
+                std::replace(dashed.begin() + 2, dashed.end(), '_', '-');
+                throw UsageError(fmt::format("argument {}: expected one argument",
+                                             underscored == dashed ? underscored : underscored + "/" + dashed));
+            }
+            value_of.clear();
+            out.push_back(arg);
+            continue;
+        }
+        if (options_done) {
             out.push_back(arg);
             continue;
         }
@@ -35,10 +80,9 @@ std::vector<std::string> expand_abbreviations(const std::vector<std::string>& ar
             out.push_back(arg);
             continue;
         }
-        if (arg.size() > 2 && arg[0] == '-' && arg[1] == 'h' && contains(parser->options, "--help")) {
-            // "-h=0" and "-hx": argparse takes what follows as a value for -h, which takes none.
-            throw UsageError(fmt::format("argument -h/--help: ignored explicit argument {}",
-                                         Value::string(arg.substr(arg[2] == '=' ? 3 : 2)).repr()));
+        if (contains(parser->options, "--help") && is_help_cluster(arg)) {
+            out.emplace_back("-h");
+            continue;
         }
         if (arg.rfind("--", 0) != 0) {
             // The first positional word picks a subcommand; later words belong to its parser.
@@ -75,7 +119,9 @@ std::vector<std::string> expand_abbreviations(const std::vector<std::string>& ar
                                          option == "--help" ? "-h/--help" : option,
                                          Value::string(arg.substr(eq + 1)).repr()));
         }
-        value_next = eq == std::string::npos && contains(parser->valued, option);
+        if (eq == std::string::npos && contains(parser->valued, option)) {
+            value_of = option;
+        }
         out.push_back(eq == std::string::npos ? option : option + arg.substr(eq));
     }
     return out;

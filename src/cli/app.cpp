@@ -37,12 +37,12 @@ int dispatch(const std::vector<std::string>& args) {
     }
     const std::string& command = args[0];
     std::vector<std::string> rest(args.begin() + 1, args.end());
-    if (command.starts_with("--help=") || command.starts_with("-h")) {
-        // "--help=0" and "-hx" give -h a value it does not take: errors, as in argparse
-        // (whose top-level parser takes no abbreviations: "--he" is refused below).
+    if (command.starts_with("--help=")) {
+        // A value for --help it does not take: an error, as in argparse (whose top-level
+        // parser takes no abbreviations: "--he" is refused below).
         expand_abbreviations({command}, ParserOptions{{"--help"}, {}, {}});
     }
-    if (command == "-h" || command == "--help") {
+    if (command == "--help" || is_help_cluster(command)) {
         print_stdout("{}", k_top_usage);
         return 0;
     }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "acc/cli/abbreviations.hpp"
 #include "acc/cli/launch_flags.hpp"
 #include "acc/util/error.hpp"
 #include "acc/util/strings.hpp"
@@ -68,12 +69,6 @@ void LaunchSettings::set(std::string_view name, Value value, Origin origin) {
 namespace acc::cli {
 
 namespace {
-
-// argparse treats "-5" and "-1.5" as values, not options, since no flag looks like a number.
-bool is_negative_number(const std::string& tok) {
-    return tok.size() > 1 && tok[0] == '-' && parse_python_float(tok.substr(1)).has_value() &&
-           tok.find_first_not_of("-0123456789.") == std::string::npos;
-}
 
 bool looks_like_option(const std::string& tok) {
     if (tok.size() < 2 || tok[0] != '-' || is_negative_number(tok)) {
@@ -234,19 +229,25 @@ class Parser {
         apply(*flag, explicit_value);
     }
 
-    // "-mq" is -m and -q; "-t3" is -t with value 3; "-t=3" too.
+    // "-mq" is -m and -q; "-t3" is -t with value 3; "-t=3" too. As argparse: "-q=m" is split at
+    // '=' first and the rest read as more flags; at a letter that is no flag, the rest is a
+    // value given to the flag before it. The whole word is checked before help is shown.
     void short_options(const std::string& tok) {
         size_t i = 1;
+        const FlagSpec* previous = nullptr;
         while (i < tok.size()) {
+            if (i == 2 && tok[i] == '=') {
+                if (++i == tok.size()) {
+                    fail_argument(*previous, "ignored explicit argument ''");
+                }
+            }
             std::string name = std::string("-") + tok[i];
             const FlagSpec* flag = find_flag(name);
             if (!flag) {
                 if (i == 1) {
                     unknown(tok, tok.substr(0, tok.find('=')));
                 }
-                throw UsageError(fmt::format("argument {}: ignored explicit argument {}",
-                                             flag_display_name(*find_flag(std::string("-") + tok[i - 1])),
-                                             Value::string(tok.substr(i)).repr()));
+                fail_argument(*previous, fmt::format("ignored explicit argument {}", Value::string(tok.substr(i)).repr()));
             }
             if (flag->kind == FlagKind::value) {
                 std::optional<std::string> rest;
@@ -259,14 +260,8 @@ class Parser {
                 apply(*flag, rest);
                 return;
             }
-            if (i == 1 && tok.size() > 2 && tok[2] == '=') {
-                // argparse splits "-q=1" at '=' first: the flag takes no value.
-                apply(*flag, tok.substr(3));
-            }
             apply(*flag, std::nullopt);
-            if (m_out.help_requested) {
-                return;
-            }
+            previous = flag;
             ++i;
         }
     }

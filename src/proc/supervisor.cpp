@@ -1141,6 +1141,11 @@ bool Supervisor::wait_for_console(ConsoleSink& sink, int timeout_ms) {
 
 void Supervisor::finish_sinks(bool stopped, bool wait) {
     for (auto& sink : m_sinks) {
+        if (wait && m_stalled_consoles.count(sink.get()) != 0) {
+            // Took nothing for its second after the stop: what waits is only notes (the rest
+            // of a line, skip lines), and they get settle()'s one second, not one more here.
+            continue;
+        }
         while (sink->blocked()) {
             // What waits is whole lines (at most one read's worth, and the notes): the
             // console gets them as long as it takes some. Only after a stop, or a stop

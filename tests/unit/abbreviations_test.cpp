@@ -58,7 +58,8 @@ TEST(Abbreviations, EachSubcommandHasItsOwnOptions) {
 }
 
 TEST(Abbreviations, ValuesAndWordsAfterADoubleDashAreNotOptions) {
-    EXPECT_EQ(expand_abbreviations({"--config_f", "--he"}, file_only()), (Args{"--config_file", "--he"}));
+    EXPECT_EQ(expand_abbreviations({"--config_f", "he.yaml"}, file_only()), (Args{"--config_file", "he.yaml"}));
+    EXPECT_EQ(error_of({"--config_f", "--he"}), "argument --config_file/--config-file: expected one argument");
     EXPECT_EQ(expand_abbreviations({"--", "--he"}, file_only()), (Args{"--", "--he"}));
     EXPECT_EQ(expand_abbreviations({"--unknown", "-h"}, file_only()), (Args{"--unknown", "-h"}));
 }
@@ -70,7 +71,28 @@ TEST(Abbreviations, AValueForHelpIsAnErrorAsInArgparse) {
     EXPECT_EQ(error_of({"default", "-h=0"}), "argument -h/--help: ignored explicit argument '0'");
     EXPECT_EQ(error_of({"-hx"}), "argument -h/--help: ignored explicit argument 'x'");
     EXPECT_EQ(error_of({"--help="}), "argument -h/--help: ignored explicit argument ''");
-    // After "--" or as an option's value, such a word is data.
-    EXPECT_EQ(expand_abbreviations({"--config_file", "-hx"}, file_only()), (Args{"--config_file", "-hx"}));
+    EXPECT_EQ(error_of({"-h="}), "argument -h/--help: ignored explicit argument ''");
+    EXPECT_EQ(error_of({"-hhx"}), "argument -h/--help: ignored explicit argument 'x'");
+    EXPECT_EQ(error_of({"-hh=0"}), "argument -h/--help: ignored explicit argument '=0'");
+    // What follows -h is read as more one-letter flags: more h's are help again.
+    EXPECT_EQ(expand_abbreviations({"-hh"}, file_only()), (Args{"-h"}));
+    EXPECT_EQ(expand_abbreviations({"default", "-h=h"}, config()), (Args{"default", "-h"}));
+    EXPECT_TRUE(is_help_cluster("-hhh"));
+    EXPECT_FALSE(is_help_cluster("--help"));
+    EXPECT_FALSE(is_help_cluster("-x"));
+    // After "--", such a word is data.
     EXPECT_EQ(expand_abbreviations({"--", "--help=0"}, file_only()), (Args{"--", "--help=0"}));
+}
+
+TEST(Abbreviations, AnOptionsValueIsNoOptionItself) {
+    // argparse: "--config_file -hx" lacks its value; a negative number or an unknown word
+    // with a space is a value all the same.
+    EXPECT_EQ(error_of({"--config_file", "-hx"}), "argument --config_file/--config-file: expected one argument");
+    EXPECT_EQ(error_of({"--config-file", "--config_file=x"}),
+              "argument --config_file/--config-file: expected one argument");
+    EXPECT_EQ(error_of({"default", "--mixed-precision", "-x"}),
+              "argument --mixed_precision/--mixed-precision: expected one argument");
+    EXPECT_EQ(expand_abbreviations({"--config_file", "-1"}, file_only()), (Args{"--config_file", "-1"}));
+    EXPECT_EQ(expand_abbreviations({"--config_file", "-a b"}, file_only()), (Args{"--config_file", "-a b"}));
+    EXPECT_EQ(expand_abbreviations({"--config_file", "-"}, file_only()), (Args{"--config_file", "-"}));
 }

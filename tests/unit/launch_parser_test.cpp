@@ -112,6 +112,10 @@ TEST(LaunchParser, NegativeNumbersAreValues) {
 TEST(LaunchParser, HelpIsReported) {
     EXPECT_TRUE(parse_launch_args({"-h"}).help_requested);
     EXPECT_TRUE(parse_launch_args({"--cpu", "--help", "t.py"}).help_requested);
+    // In a cluster of one-letter flags, -h anywhere is help; "-q=m" is -q then -m.
+    EXPECT_TRUE(parse_launch_args({"-hm", "t.py"}).help_requested);
+    EXPECT_TRUE(parse_launch_args({"-mh", "t.py"}).help_requested);
+    EXPECT_TRUE(parse_launch_args({"-q=m", "t.py"}).settings.truthy("module"));
 }
 
 TEST(LaunchParser, ErrorMessagesUseArgparseWording) {
@@ -130,6 +134,11 @@ TEST(LaunchParser, ErrorMessagesUseArgparseWording) {
     EXPECT_EQ(usage_error({"-h=0", "t.py"}), "argument -h/--help: ignored explicit argument '0'");
     EXPECT_EQ(usage_error({"-q=1", "t.py"}), "argument --quiet/-q: ignored explicit argument '1'");
     EXPECT_EQ(usage_error({"-mq=1", "t.py"}), "argument --quiet/-q: ignored explicit argument '=1'");
+    EXPECT_EQ(usage_error({"-q=", "t.py"}), "argument --quiet/-q: ignored explicit argument ''");
+    // The whole word is checked before help is shown, as argparse does.
+    EXPECT_EQ(usage_error({"-hx", "t.py"}), "argument -h/--help: ignored explicit argument 'x'");
+    EXPECT_EQ(usage_error({"-qh=0", "t.py"}), "argument -h/--help: ignored explicit argument '=0'");
+    EXPECT_EQ(usage_error({"-hq=1", "t.py"}), "argument --quiet/-q: ignored explicit argument '=1'");
     EXPECT_EQ(usage_error({"--fp8_pad_inner_dim", "maybe", "t.py"}),
               "argument --fp8_pad_inner_dim/--fp8-pad-inner-dim: invalid str_to_bool value: 'maybe'");
     EXPECT_EQ(usage_error({"--dynamo_backend", "INDUCTOR", "t.py"}).rfind(

@@ -14,6 +14,14 @@ struct ParserOptions {
     std::vector<std::pair<std::string, ParserOptions>> subcommands;
 };
 
+// argparse reads "-5" and "-1.5" as values, not options, since no flag looks like a number.
+bool is_negative_number(const std::string& word);
+
+// Whether `arg` asks for help as argparse reads a word starting "-h" in a parser whose only
+// one-letter flag is -h: "-h", "-hh", "-h=h" do; "-hx", "-h=0", "-hh=0" throw UsageError
+// ("argument -h/--help: ignored explicit argument 'x'"); any other word is no help.
+bool is_help_cluster(const std::string& arg);
+
 // `args` with every long option given by a prefix replaced by the one option string
 // that starts with it ("--config_f x" -> "--config_file x", "--mixed_=fp16" ->
 // "--mixed_precision=fp16"). A prefix shared by several option strings is an error, as

@@ -224,7 +224,7 @@ class Supervisor {
     size_t m_next_tap = 0;  // the tap each pumping round starts with, in turn
     std::chrono::steady_clock::time_point m_stop_drain_until{};  // after a stop: when consoles stop being waited for
     // After a stop, consoles that took nothing for k_stalled_console_ms: no other copy to
-    // them waits again (until the taps are closed).
+    // them waits again, nor does finish_sinks (until the taps are closed).
     std::set<const ConsoleSink*> m_stalled_consoles;
     // After a stop: the copy to this tap's console waits no longer (k_stop_drain is over,
     // or the console stalled).
