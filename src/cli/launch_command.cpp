@@ -247,16 +247,20 @@ launch::JobVerdict job_verdict(const launch::LaunchPlan& plan, const proc::Group
     return v;
 }
 
+// How long --verdict_json waits for a pipe's reader to take some of it.
+const int k_verdict_patience_ms = 5000;
+
 void write_verdict_json(const std::string& path, const launch::JobVerdict& verdict) {
     const std::string text = launch::verdict_json(verdict);
     struct stat st{};
     if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-        // /dev/stdout, a named pipe: written in place (a rename would replace the node).
-        std::ofstream f(path, std::ios::binary);
-        f << text;
-        f.close();
-        if (!f) {
-            print_stderr("accelerate launch: could not write --verdict_json {}: {}\n", path, std::strerror(errno));
+        // /dev/stdout, a named pipe: written in place (a rename would replace the node), and
+        // never waited for for good: the stop signals are blocked here, so a blocking write
+        // to a pipe nobody reads would leave a launcher only SIGKILL could end.
+        try {
+            proc::write_in_place(path, text, k_verdict_patience_ms);
+        } catch (const Error& e) {
+            print_stderr("accelerate launch: could not write --verdict_json {}\n", e.what());
         }
         return;
     }

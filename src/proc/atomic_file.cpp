@@ -1,6 +1,8 @@
 #include "acc/proc/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -146,6 +148,55 @@ void write_file_atomically(const std::string& given_path, const std::string& con
     if (dfd >= 0) {
         fsync(dfd);
         close(dfd);
+    }
+}
+
+void write_in_place(const std::string& path, const std::string& content, int patience_ms) {
+    const int fd = open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        throw Error(fmt::format("{}: {}", path,
+                                errno == ENXIO ? "no process has that pipe open for reading" : std::strerror(errno)));
+    }
+    size_t done = 0;
+    std::string failure;
+    while (done < content.size() && failure.empty()) {
+        const ssize_t n = write(fd, content.data() + done, content.size() - done);
+        if (n > 0) {
+            done += static_cast<size_t>(n);
+            continue;
+        }
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            failure = std::strerror(errno);
+            break;
+        }
+        // Full: wait for room in short steps, so that a stop signal ends the wait soon.
+        int waited = 0;
+        while (true) {
+            sigset_t pending;
+            if (sigpending(&pending) == 0) {
+                for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) {
+                    if (sigismember(&pending, s) == 1) {
+                        failure = "a stop signal came while its reader took nothing";
+                    }
+                }
+            }
+            if (!failure.empty()) {
+                break;
+            }
+            if (waited >= patience_ms) {
+                failure = fmt::format("its reader took nothing for {} s", patience_ms / 1000.0);
+                break;
+            }
+            pollfd p{fd, POLLOUT, 0};
+            if (poll(&p, 1, 100) > 0) {
+                break;
+            }
+            waited += 100;
+        }
+    }
+    close(fd);
+    if (!failure.empty()) {
+        throw Error(fmt::format("{}: {} ({} of {} bytes written)", path, failure, done, content.size()));
     }
 }
 

@@ -100,11 +100,18 @@ void stop_self(int signo, bool whole_group = false) {
 }
 
 // Signal a worker's whole group; a stop request also continues it, as a shell's `kill`
-// does, so that a suspended worker does not sit on it until the grace period ends.
-void signal_group(pid_t group, int signo) {
-    killpg(group, signo);
-    if (signo != SIGKILL && signo != SIGCONT) {
-        killpg(group, SIGCONT);
+// does, so that a suspended worker does not sit on it until the grace period ends. A worker
+// that left its group (setpgid into another) gets the signal itself: it is our child, not
+// yet reaped, so its pid is still ours.
+void signal_group(pid_t worker, int signo) {
+    const bool moved = getpgid(worker) != worker;
+    for (int s : {signo, signo != SIGKILL && signo != SIGCONT ? SIGCONT : 0}) {
+        if (s != 0) {
+            killpg(worker, s);
+            if (moved) {
+                kill(worker, s);
+            }
+        }
     }
 }
 

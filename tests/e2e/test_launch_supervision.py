@@ -140,6 +140,36 @@ with TempDir() as tmp:
     check(left == [], "[grace] nothing survives (%s)" % left)
     check("rank 1 (local_rank 1" in r.stderr and "stopped ranks 0, 2" in r.stderr, "[grace] verdict: %r" % r.stderr[-400:])
 
+    # A rank that ignores SIGTERM and moved itself out of its process group (into the
+    # launcher's): it is signalled itself, so the grace period still ends it (before, the
+    # launcher waited for it for ever).
+    moved = os.path.join(tmp, "moved.py")
+    with open(moved, "w") as f:
+        f.write("import os, signal, time\n"
+                "if os.environ['RANK'] == '0':\n"
+                "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                "    os.setpgid(0, os.getpgid(os.getppid()))\n"
+                "    time.sleep(60)\n"
+                "else:\n"
+                "    time.sleep(0.5)\n"
+                "    os._exit(3)\n")
+    marker = "sup_moved_%d" % os.getpid()
+    t0 = time.monotonic()
+    p = subprocess.Popen([ACCELERATE, "launch", "--cpu", "--num_processes", "2", "--main_process_port", "0",
+                          "--grace_period", "1", moved], cwd=tmp, env=clean_env(tmp, ACC_TEST_MARKER=marker),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        _, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+    took = time.monotonic() - t0
+    left = processes_with(marker)
+    kill_leftovers(marker)
+    check(p.returncode == 3 and took < 15 and left == [],
+          "[moved out of its group] the rank is killed after the grace period: exit 3 in %.1f s (got %s), "
+          "nothing left (%s)" % (took, p.returncode, left))
+
     # A SIGTERM to the launcher during that grace period does not start it again: the
     # ranks that ignore SIGTERM are killed when the failure's grace period ends.
     reset_out(out)

@@ -13,6 +13,13 @@ namespace acc::proc {
 // error; the old file is untouched on failure.
 void write_file_atomically(const std::string& path, const std::string& content);
 
+// Write `content` to a node that is no regular file (/dev/stdout, a named pipe) in place,
+// without ever blocking for good: a pipe nobody has open for reading is refused at once,
+// a reader that takes nothing for `patience_ms` is given up on, and so is the write once a
+// stop signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) is pending, as it stays while the
+// supervisor blocks them. Throws acc::Error saying why.
+void write_in_place(const std::string& path, const std::string& content, int patience_ms);
+
 // The path a write to `path` lands on: symbolic links followed (relative targets
 // against the link's folder), the last one even if its target does not exist yet.
 std::string resolve_symlinks(const std::string& path);
