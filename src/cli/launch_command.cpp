@@ -126,8 +126,11 @@ std::optional<std::string> read_error_file(const std::string& path) {
         YAML::Node root = YAML::Load(json_surrogates_for_yaml(text));
         YAML::Node msg = root["message"];
         if (msg && msg.IsMap()) {
-            if (auto stack = msg["extraInfo"]["py_callstack"]; stack && stack.IsScalar()) {
-                return stack.Scalar();
+            // Valid JSON of another shape (no "extraInfo" object) is no root cause, not an error.
+            if (const YAML::Node extra = msg["extraInfo"]; extra && extra.IsMap()) {
+                if (auto stack = extra["py_callstack"]; stack && stack.IsScalar()) {
+                    return stack.Scalar();
+                }
             }
             if (msg["message"] && msg["message"].IsScalar()) {
                 return msg["message"].Scalar();
@@ -318,12 +321,24 @@ std::unique_ptr<proc::StoreServer> host_agent_store(launch::LaunchPlan& plan, co
 
 // Several machines: every launcher joins machine 0's store (machine 0 hosts it) and takes
 // part in the static rendezvous as torchrun's agents do; the workers get the assigned ranks.
+// A duration flag in seconds (our --grace_period, --rdzv_timeout): a number of seconds, 0
+// allowed or not; any size, `inf` included, stands for "at most 31 years" (a clock cannot
+// add more), never for no time at all.
+std::chrono::milliseconds seconds_flag(const launch::LaunchSettings& s, const char* name, double fallback,
+                                       bool zero_allowed) {
+    const double seconds = s.get(name).kind() == Value::Kind::real ? s.get(name).as_real() : fallback;
+    if (!(zero_allowed ? seconds >= 0 : seconds > 0)) {  // NaN fails both
+        throw UsageError(fmt::format("--{} must be a number of seconds {}", name, zero_allowed ? "(0 or more)" : "above 0"));
+    }
+    const double k_longest = 1e9;
+    return std::chrono::milliseconds(static_cast<std::int64_t>(std::min(seconds, k_longest) * 1000));
+}
+
 std::unique_ptr<proc::MachineLink> join_machines(launch::LaunchPlan& plan, const launch::LaunchSettings& s,
                                                  const std::string& store_host) {
     if (!plan.torchrun_env || plan.num_machines < 2 || plan.workers.empty()) {
         return nullptr;
     }
-    const double timeout = s.get("rdzv_timeout").kind() == Value::Kind::real ? s.get("rdzv_timeout").as_real() : 300.0;
     proc::MachineLinkOptions o;
     o.host = plan.machine_rank == 0 && !store_host.empty() ? store_host : s.str("main_process_ip");
     o.port = std::stoi(plan.workers[0].env.at("MASTER_PORT"));
@@ -332,7 +347,7 @@ std::unique_ptr<proc::MachineLink> join_machines(launch::LaunchPlan& plan, const
     o.local_world_size = static_cast<int>(plan.workers.size());
     o.run_id = plan.run_id;
     o.settings = launch::machine_settings(s, plan.machine_rank);
-    o.timeout = std::chrono::milliseconds(static_cast<long long>(timeout * 1000));
+    o.timeout = seconds_flag(s, "rdzv_timeout", 300.0, false);
     auto link = std::make_unique<proc::MachineLink>(std::move(o));
     launch::apply_assigned_ranks(plan, link->rendezvous());
     return link;
@@ -385,15 +400,12 @@ int run_plan(const launch::LaunchSettings& s, launch::LaunchPlan plan, const Env
         joined = joined || st.joined();
     }
     const auto prefix_template = env.get("TORCHELASTIC_LOG_LINE_PREFIX_TEMPLATE");
-    auto grace = s.get("grace_period").kind() == Value::Kind::real ? s.get("grace_period").as_real() : 30.0;
     proc::SupervisorOptions supervisor_options;
-    supervisor_options.grace_period = std::chrono::milliseconds(static_cast<long>(std::max(grace, 0.0) * 1000));
+    supervisor_options.grace_period = seconds_flag(s, "grace_period", 30.0, true);
     // Machine 0 hosts the store; with several machines every launcher then joins it and
     // the rendezvous assigns the ranks, before any worker starts.
     if (plan.torchrun_env && plan.num_machines > 1) {
-        if (s.get("rdzv_timeout").kind() == Value::Kind::real && !(s.get("rdzv_timeout").as_real() > 0)) {
-            throw UsageError("--rdzv_timeout must be a number of seconds above 0");
-        }
+        seconds_flag(s, "rdzv_timeout", 300.0, false);  // a mistake said before anything starts
         proc::check_resolves(s.str("main_process_ip"));
     }
     std::string store_host;

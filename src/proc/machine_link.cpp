@@ -90,13 +90,21 @@ MachineLink::MachineLink(MachineLinkOptions options) : m_opt(std::move(options))
         throw Error(fmt::format("machine {} lost machine 0's launcher while joining: {}", m_opt.machine_rank,
                                 e.what()));
     }
-    m_watcher = std::thread([this] {
-        // Signals belong to the supervisor's signalfd, never to this thread.
-        sigset_t all;
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, nullptr);
-        watch();
-    });
+    try {
+        m_watcher = std::thread([this] {
+            // Signals belong to the supervisor's signalfd, never to this thread.
+            sigset_t all;
+            sigfillset(&all);
+            pthread_sigmask(SIG_BLOCK, &all, nullptr);
+            watch();
+        });
+    } catch (const std::system_error& e) {
+        // A thread counts against the same limit as a process.
+        throw Error(fmt::format("could not start the thread that watches the other machines: {}{}",
+                                std::strerror(e.code().value()),
+                                e.code().value() == EAGAIN ? " (a limit on processes: ulimit -u, or the cgroup's pids.max)"
+                                                           : ""));
+    }
 }
 
 MachineLink::~MachineLink() {

@@ -16,6 +16,10 @@
 #include <system_error>
 #include <unordered_map>
 
+#include <fmt/format.h>
+
+#include "acc/util/error.hpp"
+
 namespace acc::proc {
 
 namespace {
@@ -102,13 +106,20 @@ StoreServer::~StoreServer() {
 }
 
 void StoreServer::start() {
-    m_thread = std::thread([this] {
-        // Signals belong to the supervisor's signalfd, never to this thread.
-        sigset_t all;
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, nullptr);
-        serve();
-    });
+    try {
+        m_thread = std::thread([this] {
+            // Signals belong to the supervisor's signalfd, never to this thread.
+            sigset_t all;
+            sigfillset(&all);
+            pthread_sigmask(SIG_BLOCK, &all, nullptr);
+            serve();
+        });
+    } catch (const std::system_error& e) {
+        // A thread counts against the same limit as a process.
+        throw Error(fmt::format("could not start the agent store's thread: {}{}", std::strerror(e.code().value()),
+                                e.code().value() == EAGAIN ? " (a limit on processes: ulimit -u, or the cgroup's pids.max)"
+                                                           : ""));
+    }
 }
 
 void StoreServer::on_disconnect(DisconnectHook hook) {

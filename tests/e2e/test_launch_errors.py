@@ -42,6 +42,8 @@ with TempDir() as tmp:
     case(["--cpu", "t.py"], 1, "no Python interpreter found",
          extra_env={"PATH": "/nonexistent", "PYTHON_EXEC": ""})
 
+    case(["--cpu", "--grace_period", "nan", "t.py"], 2, "--grace_period must be a number of seconds (0 or more)")
+    case(["--cpu", "--grace_period", "-1", "t.py"], 2, "--grace_period must be a number of seconds (0 or more)")
     case(["--config_file", tmp, "t.py"], 1, "is a folder; pass the YAML or JSON file in it")
     case(["--cpu", "--num_processes", "2", "--log_dir", "/proc/no/such/dir", "t.py"], 1,
          "cannot create the run folder in --log_dir /proc/no/such/dir")

@@ -170,6 +170,26 @@ with TempDir() as tmp:
           "[moved out of its group] the rank is killed after the grace period: exit 3 in %.1f s (got %s), "
           "nothing left (%s)" % (took, p.returncode, left))
 
+    # --grace_period inf (or any huge number) is "wait for ever", not "no grace": the rank
+    # that ignores SIGTERM ends on its own 1.5 s after the failure (before: SIGKILLed at once).
+    slow = os.path.join(tmp, "slow.py")
+    with open(slow, "w") as f:
+        f.write("import os, signal, time\n"
+                "if os.environ['RANK'] == '0':\n"
+                "    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                "    time.sleep(2)\n"
+                "else:\n"
+                "    time.sleep(0.5)\n"
+                "    os._exit(3)\n")
+    for grace in ("inf", "1e300"):
+        t0 = time.monotonic()
+        r = launch(["--cpu", "--num_processes", "2", "--main_process_port", "0", "--grace_period", grace, slow],
+                   cwd=tmp, env=clean_env(tmp), timeout=60)
+        took = time.monotonic() - t0
+        check(r.returncode == 3 and took >= 1.8 and "stopped rank 0" in r.stderr,
+              "[--grace_period %s] the rank ignoring SIGTERM is not killed: it ends on its own (%.1f s, %r)"
+              % (grace, took, r.stderr.strip()[-200:]))
+
     # A SIGTERM to the launcher during that grace period does not start it again: the
     # ranks that ignore SIGTERM are killed when the failure's grace period ends.
     reset_out(out)
@@ -196,12 +216,24 @@ with TempDir() as tmp:
         import json
         import resource
 
-        def nobody_with_few_processes():
+        def nobody_with_few_processes(room=5):
             mine = sum(1 for p in os.listdir("/proc") if p.isdigit() and
                        "\nUid:\t65534\t" in (open("/proc/%s/status" % p).read() if os.path.exists("/proc/%s/status" % p) else ""))
-            resource.setrlimit(resource.RLIMIT_NPROC, (mine + 5, mine + 5))
+            resource.setrlimit(resource.RLIMIT_NPROC, (mine + room, mine + room))
             os.setgid(65534)
             os.setuid(65534)
+
+        # Room for the launcher only: its agent store's thread is refused (a thread counts as
+        # a process): one line naming the limit, not "internal error".
+        r = subprocess.run([ACCELERATE, "launch", "--cpu", "--num_processes", "2", "--main_process_port", "0",
+                            "--no_python", "/bin/sleep", "30"], cwd="/tmp",
+                           env=clean_env("/tmp", HF_HOME="/nonexistent_acc_hf"),
+                           preexec_fn=lambda: nobody_with_few_processes(1), capture_output=True, text=True,
+                           timeout=60)
+        check(r.returncode == 1 and r.stderr.strip().splitlines()[-1:] ==
+              ["accelerate: error: could not start the agent store's thread: Resource temporarily unavailable "
+               "(a limit on processes: ulimit -u, or the cgroup's pids.max)"],
+              "[no room for a thread] one line naming the limit (%d: %r)" % (r.returncode, r.stderr[-300:]))
 
         marker = "sup_nproc_%d" % os.getpid()
         verdict_path = os.path.join("/tmp", "acc_nproc_%d.json" % os.getpid())

@@ -79,4 +79,26 @@ with TempDir() as tmp:
     check(r.returncode == 0 and "could not write --verdict_json" in r.stderr and os.path.join(tmp, "no", "v.json")
           in r.stderr, "[unwritable] one line, exit status of the run: %r" % r.stderr[-300:])
 
+    # A named pipe nobody reads: refused at once with one line, not a launcher stuck in open().
+    fifo = os.path.join(tmp, "verdict.fifo")
+    os.mkfifo(fifo)
+    reset_out(out)
+    r = launch(launch_args(worker, out, "exit_after=0", flags=("--verdict_json", fifo)), cwd=tmp,
+               env=clean_env(tmp), timeout=60)
+    check(r.returncode == 0 and "could not write --verdict_json " + fifo + ": no process has that pipe open for "
+          "reading" in r.stderr, "[fifo nobody reads] one line, the run's own status: %r" % r.stderr[-300:])
+
+    # An error file that is JSON of another shape is no root cause, and no "not valid JSON".
+    odd = os.path.join(tmp, "odd.py")
+    with open(odd, "w") as f:
+        f.write("import os, sys\n"
+                "open(os.environ['TORCHELASTIC_ERROR_FILE'], 'w').write("
+                "'{\"message\": {\"message\": {\"x\": 1}, \"extraInfo\": 5}}')\n"
+                "print('the last words', file=sys.stderr)\n"
+                "sys.exit(1)\n")
+    r = launch(["--cpu", "--num_processes", "2", "--main_process_port", "0", odd], cwd=tmp, env=clean_env(tmp),
+               timeout=60)
+    check(r.returncode == 1 and "not valid JSON" not in r.stderr and "the last words" in r.stderr,
+          "[odd error file] the verdict shows the rank's stderr instead: %r" % r.stderr[-300:])
+
 finish()
