@@ -2,7 +2,6 @@
 
 #include <netdb.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -11,6 +10,8 @@
 #include <system_error>
 
 #include <fmt/format.h>
+
+#include "acc/proc/quiet_thread.hpp"
 
 namespace acc::proc {
 
@@ -90,21 +91,7 @@ MachineLink::MachineLink(MachineLinkOptions options) : m_opt(std::move(options))
         throw Error(fmt::format("machine {} lost machine 0's launcher while joining: {}", m_opt.machine_rank,
                                 e.what()));
     }
-    try {
-        m_watcher = std::thread([this] {
-            // Signals belong to the supervisor's signalfd, never to this thread.
-            sigset_t all;
-            sigfillset(&all);
-            pthread_sigmask(SIG_BLOCK, &all, nullptr);
-            watch();
-        });
-    } catch (const std::system_error& e) {
-        // A thread counts against the same limit as a process.
-        throw Error(fmt::format("could not start the thread that watches the other machines: {}{}",
-                                std::strerror(e.code().value()),
-                                e.code().value() == EAGAIN ? " (a limit on processes: ulimit -u, or the cgroup's pids.max)"
-                                                           : ""));
-    }
+    m_watcher = start_quiet_thread("the thread that watches the other machines", [this] { watch(); });
 }
 
 MachineLink::~MachineLink() {

@@ -4,7 +4,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -18,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "acc/proc/quiet_thread.hpp"
 #include "acc/util/error.hpp"
 
 namespace acc::proc {
@@ -106,20 +106,7 @@ StoreServer::~StoreServer() {
 }
 
 void StoreServer::start() {
-    try {
-        m_thread = std::thread([this] {
-            // Signals belong to the supervisor's signalfd, never to this thread.
-            sigset_t all;
-            sigfillset(&all);
-            pthread_sigmask(SIG_BLOCK, &all, nullptr);
-            serve();
-        });
-    } catch (const std::system_error& e) {
-        // A thread counts against the same limit as a process.
-        throw Error(fmt::format("could not start the agent store's thread: {}{}", std::strerror(e.code().value()),
-                                e.code().value() == EAGAIN ? " (a limit on processes: ulimit -u, or the cgroup's pids.max)"
-                                                           : ""));
-    }
+    m_thread = start_quiet_thread("the agent store's thread", [this] { serve(); });
 }
 
 void StoreServer::on_disconnect(DisconnectHook hook) {
