@@ -18,6 +18,20 @@ bool contains(const std::vector<std::string>& list, const std::string& s) {
 
 }  // namespace
 
+std::string argparse_flag_name(const std::string& option) {
+    if (option == "--help" || option == "-h") {
+        return "-h/--help";
+    }
+    if (!option.starts_with("--")) {
+        return option;
+    }
+    std::string underscored = option;
+    std::replace(underscored.begin() + 2, underscored.end(), '-', '_');
+    std::string dashed = option;
+    std::replace(dashed.begin() + 2, dashed.end(), '_', '-');
+    return underscored == dashed ? underscored : underscored + "/" + dashed;
+}
+
 bool is_negative_number(const std::string& word) {
     return word.size() > 1 && word[0] == '-' && parse_python_float(word.substr(1)).has_value() &&
            word.find_first_not_of("-0123456789.") == std::string::npos;
@@ -60,12 +74,7 @@ std::vector<std::string> expand_abbreviations(const std::vector<std::string>& ar
                                      (arg.find(' ') == std::string::npos ||
                                       contains(parser->options, arg.substr(0, arg.find('='))));
             if (option_like) {
-                std::string underscored = value_of;
-                std::replace(underscored.begin() + 2, underscored.end(), '-', '_');
-                std::string dashed = value_of;
-                std::replace(dashed.begin() + 2, dashed.end(), '_', '-');
-                throw UsageError(fmt::format("argument {}: expected one argument",
-                                             underscored == dashed ? underscored : underscored + "/" + dashed));
+                throw UsageError(fmt::format("argument {}: expected one argument", argparse_flag_name(value_of)));
             }
             value_of.clear();
             out.push_back(arg);
@@ -115,8 +124,7 @@ std::vector<std::string> expand_abbreviations(const std::vector<std::string>& ar
             }
         }
         if (eq != std::string::npos && contains(parser->options, option) && !contains(parser->valued, option)) {
-            throw UsageError(fmt::format("argument {}: ignored explicit argument {}",
-                                         option == "--help" ? "-h/--help" : option,
+            throw UsageError(fmt::format("argument {}: ignored explicit argument {}", argparse_flag_name(option),
                                          Value::string(arg.substr(eq + 1)).repr()));
         }
         if (eq == std::string::npos && contains(parser->valued, option)) {

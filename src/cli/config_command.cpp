@@ -6,7 +6,6 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -172,13 +171,8 @@ void parse(CLI::App& app, const std::vector<std::string>& typed, const std::stri
     } catch (const CLI::ArgumentMismatch& e) {
         // CLI11: "--config_file: 1 required TEXT missing"; argparse names it as below.
         const std::string what = e.what();
-        std::string name = what.substr(0, what.find(':'));
-        if (name.starts_with("--") && name.find('_') != std::string::npos) {
-            std::string dashed = name;
-            std::replace(dashed.begin() + 2, dashed.end(), '_', '-');
-            name += "/" + dashed;  // argparse names both spellings
-        }
-        throw parse_error(fmt::format("argument {}: expected one argument", name));
+        throw parse_error(
+            fmt::format("argument {}: expected one argument", argparse_flag_name(what.substr(0, what.find(':')))));
     } catch (const CLI::ParseError& e) {
         throw parse_error(trim(e.what()));
     }

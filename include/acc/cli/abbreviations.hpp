@@ -14,6 +14,10 @@ struct ParserOptions {
     std::vector<std::pair<std::string, ParserOptions>> subcommands;
 };
 
+// How argparse names a flag of the config, env and test parsers in its messages: every
+// spelling, "--config_file/--config-file"; "-h/--help" for help.
+std::string argparse_flag_name(const std::string& option);
+
 // argparse reads "-5" and "-1.5" as values, not options, since no flag looks like a number.
 bool is_negative_number(const std::string& word);
 
